@@ -1,0 +1,86 @@
+/**
+ * The composition root: the one place that wires configuration, storage,
+ * ports, services and transports together. Runtime entry points
+ * (runtime/node.ts, runtime/worker.ts) only gather their runtime's pieces and
+ * call createApp; nothing here does I/O at import time.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { Hono } from "hono";
+import type { Config } from "./config.js";
+import type { Logger } from "./domain/logger.js";
+import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
+import { createAuthService } from "./services/auth/index.js";
+import { createSignIn } from "./services/auth/sign-in.js";
+import { createKeyRing } from "./services/tokens/key-ring.js";
+import { createTokenService } from "./services/tokens/token-service.js";
+import { bootstrapSuperAdmin } from "./services/user/bootstrap.js";
+import { createUserService } from "./services/user/index.js";
+import { createRegistration } from "./services/user/register.js";
+import type { Database } from "./store/database.js";
+import { createInterceptors } from "./transport/connect/interceptors.js";
+import { SERVICES, registerServices } from "./transport/connect/routes.js";
+import { createHttpApp } from "./transport/http/app.js";
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  hasher: PasswordHasher;
+  /** 32 bytes that encrypt secrets at rest (signing keys, TOTP secrets). */
+  keyEncryptionKey: Uint8Array;
+  logger: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Which runtime serves the app; reported by GetSystemInfo and logs. */
+  runtime: "node" | "worker";
+}
+
+export interface App {
+  /** Registers every Connect service; pass to connectNodeAdapter or a fetch router. */
+  readonly routes: (router: ConnectRouter) => void;
+  /** The interceptor onion, outermost first. */
+  readonly interceptors: Interceptor[];
+  /** Every Latchkey service served (for reflection and ListServices). */
+  readonly services: readonly DescService[];
+  /** Plain HTTP routes: /healthz, /readyz, /.well-known/*. */
+  readonly http: Hono;
+  /** Largest accepted request message, in bytes (readMaxBytes). */
+  readonly maxMessageBytes: number;
+}
+
+/**
+ * Builds the app and prepares what it needs before serving: a signing key
+ * (created on first start) and the bootstrap super-admin on an empty database.
+ * Migrations are the runtime's job and must have run before.
+ */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, database, hasher, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? webCryptoRandom;
+
+  const keyRing = createKeyRing({ database, keyEncryptionKey: deps.keyEncryptionKey, clock, random, logger });
+  await keyRing.ensure();
+  const tokens = createTokenService({ database, keyRing, clock, random, logger, issuer: config.issuer, audience: config.audience });
+  const register = createRegistration({ database, hasher, clock, random });
+  const signIn = createSignIn({ database, hasher, tokens, clock, random });
+  await bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword });
+  // The dummy hash makes unknown-user sign-ins cost what real ones cost;
+  // computing it now keeps the first such sign-in from standing out.
+  await signIn.warmUp();
+
+  const impls = {
+    auth: createAuthService({ database, tokens, signIn }),
+    user: createUserService({ register }),
+  };
+  return {
+    routes: (router) => registerServices(router, impls),
+    interceptors: createInterceptors({ logger, random, trustedProxies: config.trustedProxies, tokens }),
+    services: SERVICES,
+    http: createHttpApp({
+      issuer: config.issuer,
+      keyRing,
+      ready: () => database.ping().then(() => true, () => false),
+    }),
+    maxMessageBytes: config.maxMessageBytes,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The one error type of the domain and service layers. Only
+ * transport/connect/errors.ts turns it into a wire error, so services never
+ * depend on Connect.
+ */
+export type ErrorKind =
+  | "invalid_argument"
+  | "unauthenticated"
+  | "permission_denied"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "resource_exhausted"
+  | "deadline_exceeded"
+  | "unavailable"
+  | "internal";
+
+/** Stable, machine-readable reasons; clients match on these (ErrorInfo.reason). */
+export const Reason = {
+  INVALID_FIELD: "INVALID_FIELD",
+  WEAK_PASSWORD: "WEAK_PASSWORD",
+  INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
+  PERMISSION_DENIED: "PERMISSION_DENIED",
+  NOT_FOUND: "NOT_FOUND",
+  EMAIL_TAKEN: "EMAIL_TAKEN",
+  PRECONDITION_FAILED: "PRECONDITION_FAILED",
+  HASHING_BUSY: "HASHING_BUSY",
+  MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
+  DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+  DATABASE_BUSY: "DATABASE_BUSY",
+  INTERNAL: "INTERNAL",
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** One offending field of a request, as a google.rpc.BadRequest violation. */
+export interface FieldViolation {
+  /** Dotted path of the field in the request, e.g. "password". */
+  field: string;
+  description: string;
+}
+
+export interface DomainErrorOptions {
+  violations?: FieldViolation[];
+  metadata?: Record<string, string>;
+  /** For resource_exhausted: when the caller may try again. */
+  retryAfterMs?: number;
+}
+
+export class DomainError extends Error {
+  readonly violations: FieldViolation[];
+  readonly metadata: Record<string, string>;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    readonly kind: ErrorKind,
+    readonly reason: Reason,
+    message: string,
+    options: DomainErrorOptions = {},
+  ) {
+    super(message);
+    this.name = "DomainError";
+    this.violations = options.violations ?? [];
+    this.metadata = options.metadata ?? {};
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * Every failed credential check answers with this one error, so a caller
+ * cannot tell an unknown user from a wrong password or a revoked token.
+ */
+export function invalidCredentials(): DomainError {
+  return new DomainError("unauthenticated", Reason.INVALID_CREDENTIALS, "invalid credentials");
+}
+
+export function invalidField(field: string, description: string, reason: Reason = Reason.INVALID_FIELD): DomainError {
+  return new DomainError("invalid_argument", reason, `${field}: ${description}`, {
+    violations: [{ field, description }],
+  });
+}
+
+export function permissionDenied(): DomainError {
+  return new DomainError("permission_denied", Reason.PERMISSION_DENIED, "permission denied");
+}
+
+export function notFound(what: string): DomainError {
+  return new DomainError("not_found", Reason.NOT_FOUND, `${what} not found`);
+}

@@ -1,0 +1,89 @@
+/**
+ * Serves an App on one Node port: gRPC (h2c), gRPC-Web and Connect through
+ * connect-node, gRPC health and reflection beside the Latchkey services, and
+ * every other path through the App's Hono routes.
+ */
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { getRequestListener } from "@hono/node-server";
+import { Health } from "../../gen/health/v1/health_pb.js";
+import type { App } from "../app.js";
+import { createHealthService } from "../transport/grpc/health.js";
+import { createReflectionService, reflectionServices } from "../transport/grpc/reflection.js";
+import { createDualProtocolListener } from "./node-listener.js";
+
+export interface NodeServerOptions {
+  port: number;
+  /** Interface to bind; all interfaces when omitted. */
+  host?: string;
+  /** Readiness of the process's dependencies, reported by gRPC health. */
+  ready: () => Promise<boolean>;
+  /** How long close() lets in-flight requests finish. */
+  drainMs?: number;
+}
+
+export interface NodeServer {
+  readonly port: number;
+  /** Base URL for clients, e.g. http://localhost:8080. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startNodeServer(app: App, options: NodeServerOptions): Promise<NodeServer> {
+  const drainMs = options.drainMs ?? 5000;
+  const stopping = new AbortController();
+  const shutdown = new AbortController();
+  const served = [...app.services, Health, ...reflectionServices];
+  const health = createHealthService({ services: served, ready: options.ready, stopping: stopping.signal });
+  const reflection = createReflectionService(served);
+  const plainRoutes = getRequestListener(app.http.fetch);
+
+  const handler = connectNodeAdapter({
+    routes(router) {
+      app.routes(router);
+      router.service(Health, health);
+      for (const service of reflectionServices) router.service(service, reflection);
+    },
+    interceptors: app.interceptors,
+    readMaxBytes: app.maxMessageBytes,
+    // Plain HTTP clients (curl, browsers' fetch) may post JSON without the
+    // header; the content type already identifies a Connect request.
+    requireConnectProtocolHeader: false,
+    shutdownSignal: shutdown.signal,
+    fallback: (req, res) => void plainRoutes(req, res as ServerResponse | Http2ServerResponse),
+  });
+
+  const listener = createDualProtocolListener(handler, { drainMs });
+  const { port } = await listener.listen(options.port, options.host);
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${urlHost(options.host)}:${port}`,
+    close() {
+      closed ??= (async () => {
+        stopping.abort();
+        // Handlers still running near the end of the drain get their signal
+        // aborted with a status clients understand, before their sockets go.
+        const abortLate = setTimeout(
+          () => shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable)),
+          Math.max(0, drainMs - 250),
+        );
+        abortLate.unref();
+        try {
+          await listener.close();
+        } finally {
+          clearTimeout(abortLate);
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+function urlHost(host: string | undefined): string {
+  if (host === undefined || host === "" || host === "0.0.0.0" || host === "::") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}

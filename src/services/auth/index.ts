@@ -1,0 +1,114 @@
+/** AuthService: the method table; each verb lives in its own module. */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
+import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
+import { DomainError, Reason, invalidCredentials } from "../../domain/errors.js";
+import type { Actor } from "../../domain/actor.js";
+import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
+import type { Database } from "../../store/database.js";
+import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { findUserById } from "../../store/queries/users.js";
+import { kActor, kRequestMeta } from "../context.js";
+import type { ClientInfo, TokenService } from "../tokens/token-service.js";
+import { toProtoUser } from "../user/to-proto.js";
+import type { SignIn } from "./sign-in.js";
+import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
+
+export interface AuthServiceDeps {
+  database: Database;
+  tokens: TokenService;
+  signIn: SignIn;
+}
+
+function clientOf(ctx: HandlerContext): ClientInfo {
+  const meta = ctx.values.get(kRequestMeta);
+  return { clientAddress: meta.clientAddress, userAgent: meta.userAgent };
+}
+
+/** The signed-in user; the access interceptor guarantees one on non-public RPCs. */
+function userOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
+  const actor = ctx.values.get(kActor);
+  if (actor.kind !== "user") throw invalidCredentials();
+  return actor;
+}
+
+export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
+  const { database, tokens, signIn } = deps;
+  return {
+    async checkPasswordStrength(req) {
+      const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
+      if (!profile) throw new Error("the default security profile is missing");
+      const result = checkPasswordStrength(normalisePassword(req.password), req.userInputs, {
+        minLength: profile.passwordMinLength,
+        minScore: profile.passwordMinScore,
+      });
+      return {
+        score: result.score,
+        acceptable: result.acceptable,
+        warning: result.warning,
+        suggestions: result.suggestions,
+        breached: result.breached,
+        minLength: profile.passwordMinLength,
+        minScore: profile.passwordMinScore,
+      };
+    },
+
+    async signIn(req, ctx) {
+      const email = req.identifier.case === "email" || req.identifier.case === "username" ? req.identifier.value : "";
+      if (!email) {
+        throw new DomainError("invalid_argument", Reason.INVALID_FIELD, "email: is required", { violations: [{ field: "email", description: "is required" }] });
+      }
+      const pair = await signIn({ email, password: req.password, keepLoggedIn: req.keepLoggedIn, deviceName: req.deviceName }, clientOf(ctx));
+      return { result: { case: "tokens", value: toProtoTokenPair(pair) } };
+    },
+
+    async refreshToken(req, ctx) {
+      return { tokens: toProtoTokenPair(await tokens.rotate(req.refreshToken, clientOf(ctx))) };
+    },
+
+    async signOut(req, ctx) {
+      const user = userOf(ctx);
+      if (req.allSessions) await tokens.endAllSessions(user.userId, "sign_out_all", clientOf(ctx));
+      else await tokens.endSession(user.userId, user.sessionId, "sign_out", clientOf(ctx));
+      return {};
+    },
+
+    async revokeToken(req, ctx) {
+      await tokens.revokeToken(req.token, clientOf(ctx));
+      return {};
+    },
+
+    async validateToken(req) {
+      const inactive = create(ValidateTokenResponseSchema, { active: false });
+      if (!req.token) return inactive;
+      const result = await tokens.authenticate(req.token);
+      if (!result) return inactive;
+      const { token, status, roles } = result;
+      return {
+        active: true,
+        subject: status.userId,
+        subjectKind: SubjectKind.USER,
+        organisationId: token.claims.org ?? "",
+        roles,
+        scopes: ["*"],
+        expiresAt: timestampFromMs(token.claims.exp * 1000),
+        securityProfile: status.securityProfile,
+        sessionId: status.sessionId,
+        tokenId: token.claims.jti,
+      };
+    },
+
+    async getTokenInfo(_req, ctx) {
+      return toProtoTokenInfo(userOf(ctx).token);
+    },
+
+    async getCurrentUser(_req, ctx) {
+      const actor = userOf(ctx);
+      const row = await findUserById(database.db, actor.userId);
+      if (!row) throw invalidCredentials();
+      return { user: toProtoUser(row, { organisationId: actor.organisationId, roles: actor.roles }) };
+    },
+  };
+}

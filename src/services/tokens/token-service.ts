@@ -1,0 +1,297 @@
+/**
+ * Sessions and their tokens: opening a session at sign-in, rotating refresh
+ * tokens, resolving access tokens, and ending sessions.
+ *
+ * Rotation is decided by one guarded UPDATE inside an atomic batch (see
+ * consumeRefreshToken): concurrent refreshes of one token produce exactly one
+ * successor. The successor pair is stored sealed under a key derived from the
+ * presented token, so a retry within the grace window gets the same pair back
+ * while the database itself never holds a usable token.
+ */
+import type { BatchItem } from "drizzle-orm/batch";
+import { SUPER_ADMIN_ROLE } from "../../domain/actor.js";
+import { invalidCredentials } from "../../domain/errors.js";
+import type { Logger } from "../../domain/logger.js";
+import type { Clock, Random } from "../../domain/ports.js";
+import { signAccessToken, verifyAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
+import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
+import type { Database } from "../../store/database.js";
+import { insertAuditEvent } from "../../store/queries/audit-events.js";
+import { findSecurityProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
+import {
+  consumeRefreshToken,
+  findRefreshTokenByHash,
+  findRefreshTokenById,
+  findSessionStatus,
+  insertRefreshToken,
+  insertSession,
+  insertSuccessorIfWon,
+  revokeSession,
+  revokeUserSessions,
+  touchSessionIfWon,
+  type RefreshTokenContext,
+  type SessionStatus,
+} from "../../store/queries/sessions.js";
+import type { KeyRing } from "./key-ring.js";
+
+export const REFRESH_TOKEN_PREFIX = "lkr";
+
+export interface IssuedPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** Seconds until the refresh token expires unused. */
+  refreshExpiresIn: number;
+}
+
+/** Where a request came from, for sessions and audit rows. */
+export interface ClientInfo {
+  clientAddress: string;
+  userAgent: string;
+}
+
+export interface SessionSubject {
+  id: string;
+  superAdmin: boolean;
+  activeOrganisationId: string | null;
+}
+
+export interface AuthenticatedToken {
+  token: VerifiedAccessToken;
+  status: SessionStatus;
+  roles: string[];
+}
+
+export interface TokenServiceDeps {
+  database: Database;
+  keyRing: KeyRing;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  issuer: string;
+  audience: string;
+}
+
+const SECOND = 1000;
+const SUCCESSOR_KEY_PURPOSE = "latchkey refresh-token successor v1";
+
+export function rolesOf(subject: { superAdmin: boolean }): string[] {
+  return subject.superAdmin ? [SUPER_ADMIN_ROLE] : [];
+}
+
+export function createTokenService(deps: TokenServiceDeps) {
+  const { database, keyRing, clock, random, logger, issuer, audience } = deps;
+  const db = database.db;
+
+  async function mintAccessToken(subject: SessionSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
+    const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
+    const token = await signAccessToken(await keyRing.signingKey(), {
+      iss: issuer,
+      sub: subject.id,
+      aud: audience,
+      iat: Math.floor(now / SECOND),
+      exp: Math.floor(expiresAt / SECOND),
+      jti: random.uuid(),
+      sid: sessionId,
+      org: subject.activeOrganisationId ?? undefined,
+      roles: rolesOf(subject),
+    });
+    return { token, expiresAt };
+  }
+
+  function refreshLifetimes(profile: SecurityProfileRow, keepLoggedIn: boolean) {
+    return keepLoggedIn
+      ? { idle: profile.keepLoggedInIdleTtlSeconds * SECOND, absolute: profile.keepLoggedInAbsoluteTtlSeconds * SECOND }
+      : { idle: profile.refreshIdleTtlSeconds * SECOND, absolute: profile.refreshAbsoluteTtlSeconds * SECOND };
+  }
+
+  async function profileOf(id: string): Promise<SecurityProfileRow> {
+    const profile = await findSecurityProfile(db, id);
+    if (!profile) throw new Error(`security profile ${id} is missing`);
+    return profile;
+  }
+
+  function pairOf(access: { token: string; expiresAt: number }, refresh: { token: string; expiresAt: number }, now: number): IssuedPair {
+    return {
+      accessToken: access.token,
+      refreshToken: refresh.token,
+      expiresIn: Math.max(0, Math.floor((access.expiresAt - now) / SECOND)),
+      refreshExpiresIn: Math.max(0, Math.floor((refresh.expiresAt - now) / SECOND)),
+    };
+  }
+
+  return {
+    /**
+     * Prepares a new session. Returns the statements that create it, for the
+     * caller to commit in one batch with its own changes and audit row, and
+     * the pair to hand out once that batch has committed.
+     */
+    async openSession(args: {
+      subject: SessionSubject;
+      profile: SecurityProfileRow;
+      keepLoggedIn: boolean;
+      deviceName: string;
+      client: ClientInfo;
+    }): Promise<{ sessionId: string; statements: [BatchItem<"sqlite">, BatchItem<"sqlite">]; pair: IssuedPair }> {
+      const now = clock.now();
+      const lifetimes = refreshLifetimes(args.profile, args.keepLoggedIn);
+      const sessionId = random.uuid();
+      const sessionExpiresAt = now + lifetimes.absolute;
+      const refresh = { token: newOpaqueToken(random, REFRESH_TOKEN_PREFIX), expiresAt: Math.min(now + lifetimes.idle, sessionExpiresAt) };
+      const access = await mintAccessToken(args.subject, sessionId, args.profile, sessionExpiresAt, now);
+      return {
+        sessionId,
+        statements: [
+          insertSession(db, {
+            id: sessionId,
+            userId: args.subject.id,
+            deviceName: args.deviceName,
+            ipAddress: args.client.clientAddress,
+            userAgent: args.client.userAgent.slice(0, 256),
+            keepLoggedIn: args.keepLoggedIn,
+            createdAt: now,
+            lastUsedAt: now,
+            expiresAt: sessionExpiresAt,
+          }),
+          insertRefreshToken(db, {
+            id: random.uuid(),
+            sessionId,
+            tokenHash: await sha256Hex(refresh.token),
+            createdAt: now,
+            expiresAt: refresh.expiresAt,
+          }),
+        ],
+        pair: pairOf(access, refresh, now),
+      };
+    },
+
+    /** Exchanges a refresh token for a new pair (see the module comment). */
+    async rotate(presented: string, client: ClientInfo): Promise<IssuedPair> {
+      if (!presented.startsWith(`${REFRESH_TOKEN_PREFIX}_`)) throw invalidCredentials();
+      const context = await findRefreshTokenByHash(db, await sha256Hex(presented));
+      if (!context) throw invalidCredentials();
+      const now = clock.now();
+      const { token, session } = context;
+      if (session.revokedAt !== null || session.expiresAt <= now || context.userState !== "active") throw invalidCredentials();
+      const profile = await profileOf(context.securityProfileId);
+      if (token.consumedAt !== null) return answerReplay(context, presented, profile, client);
+      if (token.expiresAt <= now) throw invalidCredentials();
+
+      const lifetimes = refreshLifetimes(profile, session.keepLoggedIn);
+      const successor = {
+        id: random.uuid(),
+        token: newOpaqueToken(random, REFRESH_TOKEN_PREFIX),
+        expiresAt: Math.min(now + lifetimes.idle, session.expiresAt),
+      };
+      const subject = { id: session.userId, superAdmin: context.superAdmin, activeOrganisationId: context.activeOrganisationId };
+      const access = await mintAccessToken(subject, session.id, profile, session.expiresAt, now);
+      const pair = pairOf(access, successor, now);
+      const sealed = await seal(
+        await deriveKey(presented, SUCCESSOR_KEY_PURPOSE),
+        new TextEncoder().encode(JSON.stringify({ a: access.token, ae: access.expiresAt, r: successor.token, re: successor.expiresAt })),
+        token.id,
+        random,
+      );
+      const [won] = await database.batch([
+        consumeRefreshToken(db, { id: token.id, successorId: successor.id, successorSealed: base64url(sealed), now }),
+        insertSuccessorIfWon(db, token.id, {
+          id: successor.id,
+          sessionId: session.id,
+          tokenHash: await sha256Hex(successor.token),
+          createdAt: now,
+          expiresAt: successor.expiresAt,
+        }),
+        touchSessionIfWon(db, session.id, token.id, successor.id, now),
+      ]);
+      if (won.length === 1) return pair;
+      // Another request rotated this token between our read and our batch.
+      const latest = await findRefreshTokenByHash(db, await sha256Hex(presented));
+      if (!latest || latest.token.consumedAt === null) throw invalidCredentials();
+      return answerReplay(latest, presented, profile, client);
+    },
+
+    /** Resolves an access token to its live session, or undefined. */
+    async authenticate(accessToken: string): Promise<AuthenticatedToken | undefined> {
+      const now = clock.now();
+      const token = await verifyAccessToken(accessToken, keyRing.publicKey, { issuer, audience, now });
+      if (!token) return undefined;
+      const status = await findSessionStatus(db, token.claims.sid);
+      if (!status || status.userId !== token.claims.sub) return undefined;
+      if (status.revokedAt !== null || status.expiresAt <= now || status.userState !== "active") return undefined;
+      return { token, status, roles: rolesOf(status) };
+    },
+
+    /** Ends the session a refresh or access token belongs to (RFC 7009: never fails). */
+    async revokeToken(presented: string, client: ClientInfo): Promise<void> {
+      let sessionId: string | undefined;
+      let userId: string | undefined;
+      if (presented.startsWith(`${REFRESH_TOKEN_PREFIX}_`)) {
+        const context = await findRefreshTokenByHash(db, await sha256Hex(presented));
+        sessionId = context?.session.id;
+        userId = context?.session.userId;
+      } else {
+        const token = await verifyAccessToken(presented, keyRing.publicKey, { issuer, audience, now: clock.now() });
+        sessionId = token?.claims.sid;
+        userId = token?.claims.sub;
+      }
+      if (sessionId && userId) await endSession(userId, sessionId, "token_revoked", client);
+    },
+
+    endSession,
+
+    async endAllSessions(userId: string, reason: string, client: ClientInfo, actorId: string = userId): Promise<void> {
+      const now = clock.now();
+      await database.batch([
+        revokeUserSessions(db, userId, reason, now),
+        insertAuditEvent(db, { id: random.uuid(), occurredAt: now, type: "session.revoked_all", actorId, userId, ipAddress: client.clientAddress, details: { reason } }),
+      ]);
+    },
+  };
+
+  async function endSession(userId: string, sessionId: string, reason: string, client: ClientInfo): Promise<void> {
+    const now = clock.now();
+    await database.batch([
+      revokeSession(db, sessionId, reason, now),
+      insertAuditEvent(db, { id: random.uuid(), occurredAt: now, type: "session.revoked", actorId: userId, userId, sessionId, ipAddress: client.clientAddress, details: { reason } }),
+    ]);
+  }
+
+  /**
+   * A consumed token was presented again. Within the grace window, and while
+   * its successor is still unused, the same successor pair is returned: the
+   * client most likely lost the first answer. Anything else is reuse of a
+   * stolen or stale token, and the whole session is revoked.
+   */
+  async function answerReplay(context: RefreshTokenContext, presented: string, profile: SecurityProfileRow, client: ClientInfo): Promise<IssuedPair> {
+    const { token, session } = context;
+    const now = clock.now();
+    const withinGrace = token.consumedAt !== null && now - token.consumedAt <= profile.refreshGraceSeconds * SECOND;
+    if (withinGrace && token.successorSealed && token.successorId) {
+      const successor = await findRefreshTokenById(db, token.successorId);
+      if (successor && successor.consumedAt === null) {
+        const plain = await unseal(await deriveKey(presented, SUCCESSOR_KEY_PURPOSE), fromBase64url(token.successorSealed), token.id);
+        if (plain) {
+          const saved = JSON.parse(new TextDecoder().decode(plain)) as { a: string; ae: number; r: string; re: number };
+          return pairOf({ token: saved.a, expiresAt: saved.ae }, { token: saved.r, expiresAt: saved.re }, now);
+        }
+      }
+    }
+    await database.batch([
+      revokeSession(db, session.id, "refresh_token_reuse", now),
+      insertAuditEvent(db, {
+        id: random.uuid(),
+        occurredAt: now,
+        type: "refresh_token.reuse_detected",
+        userId: session.userId,
+        sessionId: session.id,
+        ipAddress: client.clientAddress,
+        details: { token_id: token.id },
+      }),
+    ]);
+    logger.warn("refresh_token.reuse_detected", { session_id: session.id, user_id: session.userId });
+    throw invalidCredentials();
+  }
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

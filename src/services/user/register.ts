@@ -1,0 +1,100 @@
+/**
+ * Registration: the password policy of the default security profile, the
+ * argon2id hash, and one atomic batch that writes the user and its audit row.
+ * The unique index on email decides concurrent registrations of one address.
+ */
+import { DomainError, Reason } from "../../domain/errors.js";
+import { normaliseEmail } from "../../domain/formats.js";
+import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
+import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
+import type { Database } from "../../store/database.js";
+import { insertAuditEvent } from "../../store/queries/audit-events.js";
+import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { findUserById, insertUser, isEmailTaken, type UserRow } from "../../store/queries/users.js";
+
+export interface RegistrationDeps {
+  database: Database;
+  hasher: PasswordHasher;
+  clock: Clock;
+  random: Random;
+}
+
+export interface NewAccount {
+  email: string;
+  name: string;
+  password: string;
+  phoneNumber?: string | undefined;
+  locale?: string | undefined;
+  newsletter?: boolean | undefined;
+  superAdmin?: boolean | undefined;
+}
+
+export function createRegistration(deps: RegistrationDeps) {
+  const { database, hasher, clock, random } = deps;
+  return async function register(account: NewAccount, audit: { actorId?: string | undefined; clientAddress: string }): Promise<UserRow> {
+    const email = normaliseEmail(account.email);
+    const password = normalisePassword(account.password);
+    const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
+    if (!profile) throw new Error("the default security profile is missing");
+    const strength = checkPasswordStrength(password, [email, email.split("@")[0] ?? "", account.name], {
+      minLength: profile.passwordMinLength,
+      minScore: profile.passwordMinScore,
+    });
+    if (!strength.acceptable) {
+      const description = strength.tooShort
+        ? `must be at least ${profile.passwordMinLength} characters`
+        : strength.breached
+          ? "is in a list of common or breached passwords"
+          : (strength.warning || `is too easy to guess (strength ${strength.score} of 4, at least ${profile.passwordMinScore} needed)`);
+      throw new DomainError("invalid_argument", Reason.WEAK_PASSWORD, `password: ${description}`, {
+        violations: [{ field: "password", description }],
+        metadata: {
+          score: String(strength.score),
+          min_score: String(profile.passwordMinScore),
+          min_length: String(profile.passwordMinLength),
+          breached: String(strength.breached),
+          warning: strength.warning,
+          suggestions: strength.suggestions.join(" "),
+        },
+      });
+    }
+    const passwordHash = await hasher.hash(password);
+    const now = clock.now();
+    const id = random.uuid();
+    try {
+      await database.batch([
+        insertUser(database.db, {
+          id,
+          email,
+          name: account.name.normalize("NFC").trim(),
+          phoneNumber: account.phoneNumber ? account.phoneNumber : null,
+          locale: account.locale || "en",
+          newsletter: account.newsletter ?? false,
+          passwordHash,
+          state: "active",
+          superAdmin: account.superAdmin ?? false,
+          securityProfileId: profile.id,
+          createdAt: now,
+          updatedAt: now,
+        }),
+        insertAuditEvent(database.db, {
+          id: random.uuid(),
+          occurredAt: now,
+          type: "user.created",
+          actorId: audit.actorId ?? id,
+          userId: id,
+          ipAddress: audit.clientAddress,
+          details: { super_admin: account.superAdmin ?? false },
+        }),
+      ]);
+    } catch (error) {
+      if (isEmailTaken(error)) throw new DomainError("already_exists", Reason.EMAIL_TAKEN, "email: already registered", { violations: [{ field: "email", description: "is already registered" }] });
+      throw error;
+    }
+    const row = await findUserById(database.db, id);
+    if (!row) throw new Error("a user vanished right after it was created");
+    return row;
+  };
+}
+
+export type Register = ReturnType<typeof createRegistration>;

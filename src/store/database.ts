@@ -1,0 +1,30 @@
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import * as schema from "./schema/index.js";
+
+export type Schema = typeof schema;
+
+/** A drizzle database over libSQL or D1; both are async SQLite dialects. */
+export type Db = BaseSQLiteDatabase<"async", unknown, Schema>;
+
+export type DatabaseMode = "file" | "memory" | "remote" | "replica" | "d1";
+
+/**
+ * The store handle every service receives.
+ *
+ * Writes go through `batch`: the statements of one use case (state change,
+ * guards and audit row) run as one atomic transaction on every backend. D1
+ * has no interactive transactions, and a batch holds the write lock only for
+ * its own statements, so there is no read-then-write window: race-sensitive
+ * decisions are made by conditional statements inside the batch.
+ */
+export interface Database {
+  readonly db: Db;
+  readonly mode: DatabaseMode;
+  batch<T extends readonly [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>(queries: T): Promise<BatchResponse<T>>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): void;
+}
+
+export { schema };

@@ -1,0 +1,120 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "../database.js";
+import { refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
+
+export type SessionRow = typeof sessions.$inferSelect;
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+
+export function insertSession(db: Db, row: typeof sessions.$inferInsert) {
+  return db.insert(sessions).values(row);
+}
+
+export function insertRefreshToken(db: Db, row: typeof refreshTokens.$inferInsert) {
+  return db.insert(refreshTokens).values(row);
+}
+
+/** What an access token's validity depends on, in one indexed lookup. */
+export interface SessionStatus {
+  sessionId: string;
+  userId: string;
+  revokedAt: number | null;
+  expiresAt: number;
+  userState: "active" | "suspended" | "blocked";
+  superAdmin: boolean;
+  activeOrganisationId: string | null;
+  securityProfile: string;
+}
+
+export async function findSessionStatus(db: Db, sessionId: string): Promise<SessionStatus | undefined> {
+  return db
+    .select({
+      sessionId: sessions.id,
+      userId: sessions.userId,
+      revokedAt: sessions.revokedAt,
+      expiresAt: sessions.expiresAt,
+      userState: users.state,
+      superAdmin: users.superAdmin,
+      activeOrganisationId: users.activeOrganisationId,
+      securityProfile: securityProfiles.name,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
+    .where(eq(sessions.id, sessionId))
+    .get();
+}
+
+export interface RefreshTokenContext {
+  token: RefreshTokenRow;
+  session: SessionRow;
+  userState: "active" | "suspended" | "blocked";
+  superAdmin: boolean;
+  activeOrganisationId: string | null;
+  securityProfileId: string;
+}
+
+export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise<RefreshTokenContext | undefined> {
+  const row = await db
+    .select({
+      token: refreshTokens,
+      session: sessions,
+      userState: users.state,
+      superAdmin: users.superAdmin,
+      activeOrganisationId: users.activeOrganisationId,
+      securityProfileId: users.securityProfileId,
+    })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+    .get();
+  return row;
+}
+
+export async function findRefreshTokenById(db: Db, id: string): Promise<RefreshTokenRow | undefined> {
+  return db.select().from(refreshTokens).where(eq(refreshTokens.id, id)).get();
+}
+
+/**
+ * The statement that decides a rotation race: only the first caller finds
+ * the token unconsumed and records its successor; every other concurrent
+ * caller updates nothing.
+ */
+export function consumeRefreshToken(db: Db, args: { id: string; successorId: string; successorSealed: string; now: number }) {
+  return db
+    .update(refreshTokens)
+    .set({ consumedAt: args.now, successorId: args.successorId, successorSealed: args.successorSealed })
+    .where(and(eq(refreshTokens.id, args.id), isNull(refreshTokens.consumedAt), sql`${refreshTokens.expiresAt} > ${args.now}`))
+    .returning({ id: refreshTokens.id });
+}
+
+/** Inserts the successor only if this batch won the rotation of `predecessorId`. */
+export function insertSuccessorIfWon(db: Db, predecessorId: string, row: { id: string; sessionId: string; tokenHash: string; createdAt: number; expiresAt: number }) {
+  return db.run(sql`
+    INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+    SELECT ${row.id}, ${row.sessionId}, ${row.tokenHash}, ${row.createdAt}, ${row.expiresAt}
+    WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${predecessorId} AND successor_id = ${row.id})`);
+}
+
+export function touchSessionIfWon(db: Db, sessionId: string, predecessorId: string, successorId: string, now: number) {
+  return db.run(sql`
+    UPDATE sessions SET last_used_at = ${now}
+    WHERE id = ${sessionId}
+      AND EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${predecessorId} AND successor_id = ${successorId})`);
+}
+
+export function revokeSession(db: Db, sessionId: string, reason: string, now: number) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+}
+
+export function revokeUserSessions(db: Db, userId: string, reason: string, now: number) {
+  return db
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+}

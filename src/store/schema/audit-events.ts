@@ -1,0 +1,23 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Security-relevant events, written in the same batch as the change they record. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: text().primaryKey(),
+    occurredAt: integer().notNull(),
+    type: text().notNull(),
+    actorId: text(),
+    userId: text(),
+    organisationId: text(),
+    sessionId: text(),
+    ipAddress: text(),
+    /** JSON object with event-specific facts; never secrets. */
+    details: text().notNull().default("{}"),
+  },
+  (t) => [
+    index("audit_events_occurred_at_idx").on(t.occurredAt),
+    index("audit_events_user_idx").on(t.userId, t.occurredAt),
+    index("audit_events_type_idx").on(t.type, t.occurredAt),
+  ],
+);

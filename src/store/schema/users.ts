@@ -1,0 +1,33 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { securityProfiles } from "./security-profiles.js";
+
+export const userStates = ["active", "suspended", "blocked"] as const;
+export type UserStateValue = (typeof userStates)[number];
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text().primaryKey(),
+    /** Lower-cased and NFC-normalised; the unique index makes registration race-safe. */
+    email: text().notNull().unique(),
+    name: text().notNull(),
+    phoneNumber: text(),
+    locale: text().notNull(),
+    newsletter: integer({ mode: "boolean" }).notNull(),
+    title: text().notNull().default(""),
+    department: text().notNull().default(""),
+    /** PHC string of the argon2id hash. */
+    passwordHash: text().notNull(),
+    state: text({ enum: userStates }).notNull(),
+    superAdmin: integer({ mode: "boolean" }).notNull(),
+    emailVerifiedAt: integer(),
+    phoneVerifiedAt: integer(),
+    activeOrganisationId: text(),
+    securityProfileId: text()
+      .notNull()
+      .references(() => securityProfiles.id),
+    createdAt: integer().notNull(),
+    updatedAt: integer().notNull(),
+  },
+  (t) => [index("users_created_at_idx").on(t.createdAt), index("users_name_idx").on(t.name)],
+);

@@ -1,0 +1,53 @@
+/**
+ * Plain HTTP routes served beside the RPCs on the same port (and by the
+ * Worker): health, readiness and the public signing keys.
+ */
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import { SIGNING_ALGORITHM } from "../../domain/tokens/access-token.js";
+import type { KeyRing } from "../../services/tokens/key-ring.js";
+
+export interface HttpAppDeps {
+  issuer: string;
+  keyRing: KeyRing;
+  ready: () => Promise<boolean>;
+}
+
+/**
+ * Keys are cached for five minutes: a new key is published in the JWKS long
+ * before it signs anything, and a retired one stays until every token it
+ * signed has expired, so a cached copy is never missing a key in use.
+ */
+const JWKS_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=60";
+
+export function createHttpApp(deps: HttpAppDeps): Hono {
+  const app = new Hono();
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const ready = await deps.ready().catch(() => false);
+    return c.json({ status: ready ? "ready" : "unavailable" }, ready ? 200 : 503);
+  });
+
+  app.get("/.well-known/jwks.json", async (c) => {
+    c.header("Cache-Control", JWKS_CACHE_CONTROL);
+    return c.json(await deps.keyRing.jwks());
+  });
+  app.get("/.well-known/openid-configuration", (c) => {
+    c.header("Cache-Control", "public, max-age=3600");
+    return c.json({
+      issuer: deps.issuer,
+      jwks_uri: `${deps.issuer}/.well-known/jwks.json`,
+      id_token_signing_alg_values_supported: [SIGNING_ALGORITHM],
+      token_endpoint_auth_methods_supported: ["none"],
+      subject_types_supported: ["public"],
+      response_types_supported: ["code"],
+      grant_types_supported: ["password", "refresh_token"],
+      claims_supported: ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "org", "roles"],
+    });
+  });
+
+  app.notFound((c) => c.json({ error: "not_found" }, 404));
+  return app;
+}

@@ -1,0 +1,48 @@
+/**
+ * Starts the real Node server, through the same main() as `npm start`, on a
+ * free port with a fresh libSQL file in a temporary directory.
+ */
+import { createClient } from "@libsql/client";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../src/runtime/node.js";
+import type { RpcTarget } from "./target.js";
+
+export const BOOTSTRAP_ADMIN = { email: "root@latchkey.test", password: "correct horse battery staple 42" };
+
+export async function startNode(env: Record<string, string> = {}): Promise<RpcTarget & { dbFile: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "latchkey-"));
+  const dbFile = join(dir, "latchkey.db");
+  const running = await main({
+    PORT: "0",
+    DATABASE_URL: `file:${dbFile}`,
+    LOG_LEVEL: "silent",
+    LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: BOOTSTRAP_ADMIN.email,
+    LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password,
+    ...env,
+  });
+  const sql = createClient({ url: `file:${dbFile}` });
+  const baseUrl = running.url;
+  return {
+    name: "node",
+    baseUrl,
+    dbFile,
+    fetch: (input, init) => fetch(input, init),
+    transports: {
+      connect: createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+      grpcWeb: createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+      grpc: createGrpcTransport({ baseUrl }),
+    },
+    async exec(statement, args = []) {
+      const result = await sql.execute({ sql: statement, args });
+      return result.rows.map((row) => ({ ...row }));
+    },
+    async stop() {
+      sql.close();
+      await running.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
