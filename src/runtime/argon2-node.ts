@@ -65,15 +65,10 @@ export function createNodeArgon2Hasher(options: NodeArgon2HasherOptions): Passwo
       // Nothing a policy-conforming password could match, or a hash this
       // service will not spend resources on: a plain "no".
       if (normalised === undefined || !parsed || !withinLimits(parsed, DEFAULT_ARGON2_LIMITS)) return false;
-      // Limiter rejections (busy) propagate; only the comparison itself is
-      // folded into false.
-      return limiter.run(async () => {
-        try {
-          return await argon2Verify(phc, normalised);
-        } catch {
-          return false;
-        }
-      });
+      // Anything that still fails is the service's fault, not the caller's:
+      // it propagates as an internal error instead of posing as a wrong
+      // password (which would count towards the account's lockout).
+      return limiter.run(() => argon2Verify(phc, normalised));
     },
 
     needsRehash(phc) {

@@ -99,14 +99,13 @@ export function createWasmArgon2Hasher(options: WasmArgon2HasherOptions = {}): P
       const normalised = passwordForHashing(password);
       const parsed = parsePhc(phc);
       if (normalised === undefined || !parsed || !withinLimits(parsed, WORKER_LIMITS)) return false;
+      // Failures past this point are the service's, not the caller's: they
+      // propagate instead of posing as a wrong password (which would count
+      // towards the account's lockout).
       return limiter.run(async () => {
-        try {
-          await ensureModules();
-          const digest = await recompute(parsed, normalised);
-          return digestsEqual(digest, parsed.hash);
-        } catch {
-          return false;
-        }
+        await ensureModules();
+        const digest = await recompute(parsed, normalised);
+        return digestsEqual(digest, parsed.hash);
       });
     },
 

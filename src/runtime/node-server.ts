@@ -6,10 +6,12 @@
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { App } from "../app.js";
+import { kPeerAddress } from "../services/context.js";
 import { createHealthService } from "../transport/grpc/health.js";
 import { createReflectionService, reflectionServices } from "../transport/grpc/reflection.js";
 import { createDualProtocolListener } from "./node-listener.js";
@@ -47,6 +49,9 @@ export async function startNodeServer(app: App, options: NodeServerOptions): Pro
       for (const service of reflectionServices) router.service(service, reflection);
     },
     interceptors: app.interceptors,
+    // The TCP peer; the access interceptor decides whether to believe an
+    // X-Forwarded-For on top of it (LATCHKEY_TRUSTED_PROXIES).
+    contextValues: (req) => createContextValues().set(kPeerAddress, req.socket?.remoteAddress ?? ""),
     readMaxBytes: app.maxMessageBytes,
     // Plain HTTP clients (curl, browsers' fetch) may post JSON without the
     // header; the content type already identifies a Connect request.

@@ -48,6 +48,8 @@ export interface StartedWorker {
   readonly bindings: Readonly<Record<string, string>>;
   /** Milliseconds spent bundling, starting workerd and migrating D1. */
   readonly timings: { bundleMs: number; startMs: number; migrateMs: number; bundleCached: boolean };
+  /** Runs SQL on the Worker's D1 database, for arranging and inspecting state. */
+  exec(statement: string, args?: (string | number | null)[]): Promise<Record<string, unknown>[]>;
   dispose(): Promise<void>;
 }
 
@@ -108,6 +110,11 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
       async scheduled(cron = "*/15 * * * *") {
         const worker = await mf.getWorker();
         await worker.scheduled({ cron });
+      },
+      async exec(statement, args = []) {
+        const db = await mf.getD1Database("DB");
+        const result = await db.prepare(statement).bind(...args).all<Record<string, unknown>>();
+        return result.results;
       },
       dispose: () => mf.dispose(),
     };

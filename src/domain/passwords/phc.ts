@@ -76,9 +76,10 @@ export function parsePhc(phc: string): ParsedPhc | undefined {
     salt,
     hash,
   };
-  // The ranges argon2 itself accepts (RFC 9106 §3.1); anything else cannot verify.
+  // Within the ranges argon2 accepts (RFC 9106 §3.1) and that both runtimes'
+  // libraries accept, so a string that parses here never makes them throw.
   if (parsed.parallelism < 1 || parsed.timeCost < 1 || parsed.memoryCost < 8 * parsed.parallelism) return undefined;
-  if (parsed.memoryCost > 0xffffffff || salt.length < 8 || hash.length < 4) return undefined;
+  if (parsed.memoryCost > 0xffffffff || salt.length < 8 || salt.length > 64 || hash.length < 4 || hash.length > 64) return undefined;
   return parsed;
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, exists, isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
 
@@ -88,19 +88,42 @@ export function consumeRefreshToken(db: Db, args: { id: string; successorId: str
     .returning({ id: refreshTokens.id });
 }
 
-/** Inserts the successor only if this batch won the rotation of `predecessorId`. */
+/** The predecessor row, present only if this batch recorded `successorId` on it. */
+function wonRotation(db: Db, predecessorId: string, successorId: string) {
+  return db
+    .select({ one: sql`1` })
+    .from(refreshTokens)
+    .where(and(eq(refreshTokens.id, predecessorId), eq(refreshTokens.successorId, successorId)));
+}
+
+/**
+ * Inserts the successor only if this batch won the rotation of
+ * `predecessorId`: the row is selected from the predecessor itself, so a
+ * lost race inserts nothing.
+ */
 export function insertSuccessorIfWon(db: Db, predecessorId: string, row: { id: string; sessionId: string; tokenHash: string; createdAt: number; expiresAt: number }) {
-  return db.run(sql`
-    INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-    SELECT ${row.id}, ${row.sessionId}, ${row.tokenHash}, ${row.createdAt}, ${row.expiresAt}
-    WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${predecessorId} AND successor_id = ${row.id})`);
+  return db.insert(refreshTokens).select(
+    db
+      .select({
+        id: sql<string>`${row.id}`.as("id"),
+        sessionId: sql<string>`${row.sessionId}`.as("session_id"),
+        tokenHash: sql<string>`${row.tokenHash}`.as("token_hash"),
+        createdAt: sql<number>`${row.createdAt}`.as("created_at"),
+        expiresAt: sql<number>`${row.expiresAt}`.as("expires_at"),
+        consumedAt: sql<number | null>`null`.as("consumed_at"),
+        successorId: sql<string | null>`null`.as("successor_id"),
+        successorSealed: sql<string | null>`null`.as("successor_sealed"),
+      })
+      .from(refreshTokens)
+      .where(and(eq(refreshTokens.id, predecessorId), eq(refreshTokens.successorId, row.id))),
+  );
 }
 
 export function touchSessionIfWon(db: Db, sessionId: string, predecessorId: string, successorId: string, now: number) {
-  return db.run(sql`
-    UPDATE sessions SET last_used_at = ${now}
-    WHERE id = ${sessionId}
-      AND EXISTS (SELECT 1 FROM refresh_tokens WHERE id = ${predecessorId} AND successor_id = ${successorId})`);
+  return db
+    .update(sessions)
+    .set({ lastUsedAt: now })
+    .where(and(eq(sessions.id, sessionId), exists(wonRotation(db, predecessorId, successorId))));
 }
 
 export function revokeSession(db: Db, sessionId: string, reason: string, now: number) {
