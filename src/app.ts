@@ -11,6 +11,7 @@ import type { Config } from "./config.js";
 import type { Logger } from "./domain/logger.js";
 import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
 import { createAuthService } from "./services/auth/index.js";
+import { createHousekeeping, type HousekeepingReport } from "./services/housekeeping.js";
 import { createSignIn } from "./services/auth/sign-in.js";
 import { createKeyRing } from "./services/tokens/key-ring.js";
 import { createTokenService } from "./services/tokens/token-service.js";
@@ -46,6 +47,8 @@ export interface App {
   readonly http: Hono;
   /** Largest accepted request message, in bytes (readMaxBytes). */
   readonly maxMessageBytes: number;
+  /** Periodic clean-up; the runtime decides when (cron on Workers, a timer on Node). */
+  readonly housekeeping: () => Promise<HousekeepingReport>;
 }
 
 /**
@@ -82,5 +85,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ready: () => database.ping().then(() => true, () => false),
     }),
     maxMessageBytes: config.maxMessageBytes,
+    housekeeping: createHousekeeping({ database, clock, logger }),
   };
 }

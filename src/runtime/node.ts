@@ -15,6 +15,7 @@ import { createNodeArgon2Hasher } from "./argon2-node.js";
 import { startNodeServer } from "./node-server.js";
 
 const KEY_FILE = "latchkey.key";
+const HOUSEKEEPING_INTERVAL_MS = 15 * 60 * 1000;
 const KEY_BYTES = 32;
 
 export interface Running {
@@ -51,10 +52,17 @@ export async function main(env: Env = process.env): Promise<Running> {
       ),
     });
     logger.info("listening", { url: server.url, database: database.mode });
+    // The Worker runs housekeeping from its cron trigger; here a timer does,
+    // unref'd so it never keeps the process alive on its own.
+    const housekeeping = setInterval(() => {
+      app.housekeeping().catch((error: unknown) => logger.error("housekeeping.failed", { error: String(error) }));
+    }, HOUSEKEEPING_INTERVAL_MS);
+    housekeeping.unref();
     return {
       url: server.url,
       logger,
       async stop() {
+        clearInterval(housekeeping);
         await server.close();
         database.close();
       },

@@ -28,7 +28,6 @@ interface Ready {
 
 // Housekeeping is not part of App yet; the scheduled handler calls it once it
 // exists, and does nothing else meanwhile.
-type MaybeHousekeeping = App & { readonly housekeeping?: () => Promise<void> };
 
 // The isolate's memory (128 MB) is shared by every request it serves, and one
 // argon2id hash at the OWASP parameters holds about 19 MiB: two at a time,
@@ -108,13 +107,8 @@ async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): P
 
 async function scheduled(controller: ScheduledController, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
   const { app, logger } = await getReady(env);
-  const housekeeping = (app as MaybeHousekeeping).housekeeping;
-  if (housekeeping === undefined) {
-    logger.debug("worker.scheduled_skipped", { cron: controller.cron, reason: "no housekeeping task yet" });
-    return;
-  }
   try {
-    await housekeeping.call(app);
+    await app.housekeeping();
   } catch (error) {
     logger.error("worker.housekeeping_failed", { cron: controller.cron, error: describe(error) });
     // Rethrown so the cron run is recorded as failed.

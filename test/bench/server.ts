@@ -109,10 +109,11 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
   child.stderr!.on("data", keep);
 
   let stopped: Promise<void> | undefined;
-  let sampler: ReturnType<typeof setInterval> | undefined;
+  // Set once the server is ready; until then there is nothing to sample.
+  const timers: { sampler?: ReturnType<typeof setInterval> } = {};
   const stop = () =>
     (stopped ??= (async () => {
-      if (sampler) clearInterval(sampler);
+      if (timers.sampler) clearInterval(timers.sampler);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         if (!(await waitForExit(child, 8000))) {
@@ -157,8 +158,8 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     byPhase[currentPhase] = Math.max(byPhase[currentPhase] ?? 0, rss);
   };
   const readyKiB = (await procStatusKiB(pid, "VmRSS")) ?? 0;
-  sampler = setInterval(() => void sample(), 200);
-  sampler.unref();
+  timers.sampler = setInterval(() => void sample(), 200);
+  timers.sampler.unref();
 
   return {
     url,

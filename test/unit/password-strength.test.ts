@@ -92,6 +92,15 @@ describe("checkPasswordStrength", () => {
     },
   );
 
+  it.each([
+    ["P@ssw0rd!2024", "This is similar to a commonly used password."],
+    ["J4n3D03!2024", "There should not be any personal or page related data."],
+  ])("sees through leet spelling: %s", (password, warning) => {
+    const result = checkPasswordStrength(password, jane, policy);
+    expect(result.acceptable).toBe(false);
+    expect(result.warning).toBe(warning);
+  });
+
   it("judges the same password on its own merits for a user it says nothing about", () => {
     expect(checkPasswordStrength("acmewidgets-jane", ["bob@example.org", "Bob Stone"], policy).acceptable).toBe(true);
   });

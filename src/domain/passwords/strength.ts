@@ -17,19 +17,22 @@ export const MAX_PASSWORD_CODE_POINTS = 256;
 const PRODUCT_NAME = "latchkey";
 
 /**
- * zxcvbn analyses only this many leading UTF-16 units. Its cost grows with
- * length times the number of leet-speak variants it tries, and a prefix this
- * long already decides the score: anything appended only adds guesses, so
- * judging the prefix can under-rate a password but never over-rate it.
+ * zxcvbn analyses only this many leading UTF-16 units: its cost grows with
+ * length times the number of leet-speak variants it tries (a 64-character
+ * password took over 100 ms with the defaults). Anything not made of
+ * repeats or common words reaches the top score well within this length, and
+ * what follows can only add guesses, so judging the prefix may under-rate a
+ * password but never over-rate it. Length limits and the blocklist still
+ * look at the whole password.
  */
-const ANALYSED_LENGTH = 64;
+const ANALYSED_LENGTH = 32;
 
 /**
- * How many leet-speak rewrites of the password zxcvbn tries (its default,
- * 100, costs several hundred milliseconds on a long password full of digits
- * and symbols). Enough to spot a leet-spelt e-mail address or name.
+ * How many leet-speak rewrites of the password zxcvbn tries. Its default,
+ * 100, costs several hundred milliseconds on a password full of digits and
+ * symbols; a handful already finds "P@ssw0rd!2024" or "J4n3D03".
  */
-const LEET_VARIANTS = 20;
+const LEET_VARIANTS = 8;
 
 export interface PasswordPolicy {
   /** Shortest acceptable password, in code points. */
@@ -165,19 +168,24 @@ function contextWords(userInputs: string[]): string[] {
     if (joined.length >= 3) words.add(joined);
   };
   for (const input of userInputs) {
-    const text = normalisePassword(input);
+    // Longer than any e-mail address: the rest adds work, not context.
+    const text = normalisePassword(input.slice(0, 320));
     add(text);
     const at = text.lastIndexOf("@");
     if (at > 0) {
       const local = text.slice(0, at);
       const domain = text.slice(at + 1);
       add(local);
-      add(domain);
       for (const piece of local.split(SEPARATORS)) add(piece);
-      const firstLabel = domain.split(".")[0];
-      if (firstLabel) add(firstLabel);
+      add(domain);
+      // Not the top-level domain: "com" or "org" says nothing about the user.
+      for (const label of domain.split(".").slice(0, -1)) {
+        add(label);
+        for (const piece of label.split(SEPARATORS)) add(piece);
+      }
+    } else {
+      for (const piece of text.split(SEPARATORS)) add(piece);
     }
-    for (const piece of text.split(SEPARATORS)) add(piece);
   }
   return [...words];
 }
@@ -185,13 +193,20 @@ function contextWords(userInputs: string[]): string[] {
 /** Characters people put between words; no help against an attacker who knows the words. */
 const SEPARATORS = /[\s._\-@+]+/g;
 
-/** The password with every context word (longest first, ignoring case) and separator removed. */
+/**
+ * The password with every context word (ignoring case) and separator removed,
+ * keeping the case of what is left since that still costs an attacker guesses.
+ */
 function withoutContextWords(password: string, words: string[]): string {
-  let rest = password.toLowerCase();
-  const before = rest;
-  for (const word of [...words].sort((a, b) => b.length - a.length)) rest = rest.split(word).join("");
-  if (rest === before) return password;
-  return rest.replace(SEPARATORS, "");
+  // Longest first, so "janedoe" goes as a whole rather than leaving "doe".
+  const alternatives = [...words].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  const pattern = new RegExp(alternatives.join("|"), "giu");
+  const rest = password.replace(pattern, "");
+  return rest === password ? password : rest.replace(SEPARATORS, "");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 }
 
 function dedupe(items: string[]): string[] {
@@ -213,29 +228,8 @@ function zxcvbn(): ZxcvbnFactory {
       l33tMaxSubstitutions: LEET_VARIANTS,
     };
     factory = new ZxcvbnFactory(options);
-    withoutPrototypes(factory);
   }
   return factory;
-}
-
-/**
- * zxcvbn-ts 4 probes each ranked dictionary (a plain object of word → rank)
- * once per substring and most probes miss; on an ordinary object every miss
- * also searches Object.prototype, and a substring such as "constructor" even
- * finds something there. The same entries on null-prototype objects make a
- * check about twice as fast. The layout is internal to the library, so when
- * it is not the expected one this does nothing and only the speed-up is lost.
- */
-function withoutPrototypes(instance: ZxcvbnFactory): void {
-  const options = (instance as unknown as { options?: { rankedDictionaries?: unknown } }).options;
-  const ranked = options?.rankedDictionaries;
-  if (typeof ranked !== "object" || ranked === null) return;
-  const dictionaries = ranked as Record<string, unknown>;
-  for (const [name, dictionary] of Object.entries(dictionaries)) {
-    if (typeof dictionary === "object" && dictionary !== null && Object.getPrototypeOf(dictionary) === Object.prototype) {
-      dictionaries[name] = Object.assign(Object.create(null) as Record<string, number>, dictionary);
-    }
-  }
 }
 
 function breachedPasswords(): Set<string> {

@@ -1,4 +1,4 @@
-import { and, eq, exists, isNull, sql } from "drizzle-orm";
+import { and, eq, exists, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
 
@@ -140,4 +140,24 @@ export function revokeUserSessions(db: Db, userId: string, reason: string, now: 
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
+}
+
+/** Sessions that ended (expired or revoked) before `cutoff`; their refresh tokens go with them. */
+export function deleteEndedSessions(db: Db, cutoff: number) {
+  return db
+    .delete(sessions)
+    .where(or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff)))
+    .returning({ id: sessions.id });
+}
+
+/**
+ * A sealed successor is only needed to answer a retry within the grace
+ * window; after it, wiping it leaves nothing worth attacking in the row.
+ */
+export function forgetSealedSuccessors(db: Db, consumedBefore: number) {
+  return db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(and(isNotNull(refreshTokens.successorSealed), lt(refreshTokens.consumedAt, consumedBefore)))
+    .returning({ id: refreshTokens.id });
 }

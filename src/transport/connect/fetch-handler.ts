@@ -7,7 +7,8 @@
  * gRPC requests get an explicit refusal instead of a response whose status
  * would silently go missing; gRPC clients belong on the Node server.
  */
-import { createConnectRouter, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { kPeerAddress } from "../../services/context.js";
 import {
   universalServerRequestFromFetch,
   universalServerResponseToFetch,
@@ -66,7 +67,11 @@ export function createConnectFetchHandler(options: ConnectFetchHandlerOptions): 
     // Bidirectional streaming needs a full-duplex connection, which a Worker
     // cannot rely on; HTTP/1.1 makes Connect refuse such calls (505) instead
     // of letting the client hang. No Latchkey RPC is bidirectional.
-    const response = await handler(universalServerRequestFromFetch(request, { httpVersion: "1.1" }));
+    const universal = universalServerRequestFromFetch(request, { httpVersion: "1.1" });
+    // Cloudflare's edge sets CF-Connecting-IP to the TCP peer it accepted;
+    // the access interceptor applies LATCHKEY_TRUSTED_PROXIES on top of it.
+    universal.contextValues = createContextValues().set(kPeerAddress, request.headers.get("cf-connecting-ip") ?? "");
+    const response = await handler(universal);
     return universalServerResponseToFetch(response);
   };
 }

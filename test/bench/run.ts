@@ -1,0 +1,267 @@
+/**
+ * `npm run bench`: throughput, latency and memory of the Node server, each
+ * figure set against a ceiling measured in the same run on the same machine
+ * (a bare plain route, or the argon2id hash rate), because absolute numbers
+ * on a shared 2-core machine move by ±20 % from run to run.
+ *
+ * Knobs (environment):
+ *   BENCH_SECONDS       measured seconds per load (default 5; each has a 1 s warm-up)
+ *   BENCH_ONLY          comma list of phases: baseline,validate,signin,refresh,mixed
+ *   BENCH_SERVER_ROOT   project directory whose server to start (default: this one)
+ *   BENCH_SERVER_FLAGS  extra Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { measureArgon2Ceiling, type Argon2Ceiling } from "./argon2.js";
+import { createRpcClient, METHODS, tokensOf, type RpcClient, type TokenPair } from "./client.js";
+import { runClosedLoop, runFixed, runTogether, type ClosedLoopFigures, type ClosedLoopWorker, type LoadFigures } from "./loads.js";
+import { fmt, renderTable, type Row } from "./report.js";
+import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SERVER_ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? ROOT);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,signin,refresh,mixed").split(",").map((s) => s.trim()));
+const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+
+const TARGETS = {
+  validateRatio: 0.5,
+  signInRatio: 0.8,
+  refreshRps: 2000,
+  mixedValidateP99Ms: 10,
+  peakRssMiB: 150,
+};
+
+const USERS = 8;
+const SESSIONS_PER_USER = 4;
+const PASSWORD = "violet-anchor-meadow-71-quartz";
+const SIGN_IN_CONNECTIONS = 8;
+const MIXED_VALIDATE_CONNECTIONS = 2;
+
+function log(message: string) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function describe(name: string, f: LoadFigures) {
+  const extra = f.non2xx + f.errors + f.timeouts > 0 ? `  non2xx=${f.non2xx} errors=${f.errors} timeouts=${f.timeouts} ${JSON.stringify(f.statusCodes)}` : "";
+  log(`${name}: ${fmt.rps(f.okRps)} ok, p50 ${fmt.ms(f.p50)}, p99 ${fmt.ms(f.p99)}${extra}`);
+}
+
+function gitRevision(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: SERVER_ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: SERVER_ROOT, encoding: "utf8" }).trim() !== "";
+    return dirty ? `${head} (src modified)` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+interface Fixture {
+  adminAccess: string;
+  /** An ordinary user's access token, the subject of ValidateToken. */
+  userAccess: string;
+  signInEmail: string;
+  refreshSessions: TokenPair[];
+}
+
+async function prepare(client: RpcClient): Promise<Fixture> {
+  const admin = tokensOf(await client.ok(METHODS.signIn, { email: BOOTSTRAP_ADMIN.email, password: BOOTSTRAP_ADMIN.password }));
+  const emails = Array.from({ length: USERS }, (_, i) => `bench-${i}@latchkey.test`);
+  await Promise.all(emails.map((email, i) => client.ok(METHODS.createUser, { email, name: `Bench User ${i}`, password: PASSWORD })));
+  const refreshSessions = await Promise.all(
+    emails.flatMap((email) =>
+      Array.from({ length: SESSIONS_PER_USER }, async (_, i) =>
+        tokensOf(await client.ok(METHODS.signIn, { email, password: PASSWORD, deviceName: `bench device ${i}` })),
+      ),
+    ),
+  );
+  // A session of its own, so that the refresh load never touches it.
+  const userAccess = tokensOf(await client.ok(METHODS.signIn, { email: emails[0], password: PASSWORD, deviceName: "validated" })).accessToken;
+  const check = await client.ok(METHODS.validateToken, { token: userAccess }, { authorization: `Bearer ${admin.accessToken}` });
+  if (check.active !== true) throw new Error(`ValidateToken does not find the user's token active: ${JSON.stringify(check)}`);
+  return { adminAccess: admin.accessToken, userAccess, signInEmail: emails[0]!, refreshSessions };
+}
+
+function refreshWorker(session: TokenPair): ClosedLoopWorker {
+  let refreshToken = session.refreshToken;
+  return {
+    async step(client) {
+      const answer = await client.call(METHODS.refreshToken, { refreshToken });
+      // A failed call leaves the token as it was; retrying it within the
+      // grace window gets the same successor back.
+      if (answer.status === 200) refreshToken = tokensOf(answer.body).refreshToken;
+      return answer.status;
+    },
+  };
+}
+
+async function main() {
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cores: availableParallelism(),
+    loadAverageAtStart: loadavg(),
+    revision: gitRevision(),
+    serverRoot: SERVER_ROOT,
+    secondsPerLoad: SECONDS,
+    targets: TARGETS,
+  };
+  const rows: Row[] = [];
+
+  log(`argon2id ceiling (${availableParallelism()} cores)…`);
+  const ceiling: Argon2Ceiling = await measureArgon2Ceiling(20);
+  results.argon2 = ceiling;
+  log(`one hash: median ${fmt.ms(ceiling.medianMs)} → ceiling ${fmt.rps(ceiling.hashesPerSecond)}`);
+
+  let server: BenchServer | undefined;
+  let client: RpcClient | undefined;
+  const cleanUp = async () => {
+    client?.close();
+    await server?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the server`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    server = await startBenchServer({ root: SERVER_ROOT, nodeFlags: SERVER_FLAGS });
+    results.serverStartMs = server.startMs;
+    log(`server pid ${server.pid} ready at ${server.url} after ${Math.round(server.startMs)} ms`);
+    client = createRpcClient(server.url, 64);
+
+    server.phase("setup");
+    const fixture = await prepare(client);
+    const url = server.url;
+    const validateLoad = (connections: number) => ({
+      url: `${url}/${METHODS.validateToken}`,
+      method: "POST" as const,
+      headers: { "content-type": "application/json", authorization: `Bearer ${fixture.adminAccess}` },
+      body: JSON.stringify({ token: fixture.userAccess }),
+      connections,
+      seconds: SECONDS,
+    });
+    const signInLoad = {
+      url: `${url}/${METHODS.signIn}`,
+      method: "POST" as const,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: fixture.signInEmail, password: PASSWORD, deviceName: "bench" }),
+      connections: SIGN_IN_CONNECTIONS,
+      seconds: SECONDS,
+    };
+
+    // 1 and 2: the plain route and ValidateToken, alternating per connection count.
+    for (const connections of [1, 32]) {
+      let baseline: LoadFigures | undefined;
+      if (PHASES.has("baseline")) {
+        server.phase(`healthz-${connections}`);
+        baseline = await runFixed({ url: `${url}/healthz`, connections, seconds: SECONDS });
+        describe(`GET /healthz @${connections}`, baseline);
+        results[`healthz_c${connections}`] = baseline;
+        rows.push({ figure: `GET /healthz @${connections} conn`, value: `${fmt.rps(baseline.okRps)}  p50 ${fmt.ms(baseline.p50)}  p99 ${fmt.ms(baseline.p99)}` });
+      }
+      if (PHASES.has("validate")) {
+        server.phase(`validate-${connections}`);
+        const validate = await runFixed(validateLoad(connections));
+        describe(`ValidateToken @${connections}`, validate);
+        const ratio = baseline ? validate.okRps / baseline.okRps : Number.NaN;
+        results[`validate_c${connections}`] = { ...validate, ratioToBaseline: ratio };
+        rows.push({
+          figure: `ValidateToken @${connections} conn`,
+          value: `${fmt.rps(validate.okRps)}  p50 ${fmt.ms(validate.p50)}  p99 ${fmt.ms(validate.p99)}`,
+          target: `≥ ${TARGETS.validateRatio}× healthz`,
+          ratio: fmt.ratio(ratio),
+          met: ratio >= TARGETS.validateRatio && validate.non2xx + validate.errors === 0,
+        });
+      }
+    }
+
+    // 3: SignIn against the argon2id ceiling.
+    if (PHASES.has("signin")) {
+      server.phase("signin");
+      const signIn = await runFixed(signInLoad);
+      describe(`SignIn @${SIGN_IN_CONNECTIONS}`, signIn);
+      const ratio = signIn.okRps / ceiling.hashesPerSecond;
+      results.signin = { ...signIn, ratioToCeiling: ratio };
+      rows.push({ figure: "argon2id ceiling", value: `${fmt.rps(ceiling.hashesPerSecond)}  (1 hash ${fmt.ms(ceiling.medianMs)} × ${ceiling.cores} cores)` });
+      rows.push({
+        figure: `SignIn @${SIGN_IN_CONNECTIONS} conn`,
+        value: `${fmt.rps(signIn.okRps)}  p50 ${fmt.ms(signIn.p50)}  p99 ${fmt.ms(signIn.p99)}  non-2xx ${signIn.non2xx}`,
+        target: `≥ ${TARGETS.signInRatio}× ceiling`,
+        ratio: fmt.ratio(ratio),
+        met: ratio >= TARGETS.signInRatio,
+      });
+    }
+
+    // 4: RefreshToken, each worker spending its own token chain.
+    if (PHASES.has("refresh")) {
+      server.phase("refresh");
+      const workers = fixture.refreshSessions.map(refreshWorker);
+      const refresh: ClosedLoopFigures = await runClosedLoop(client, workers, { seconds: SECONDS, warmupSeconds: 1 });
+      describe(`RefreshToken ×${workers.length} workers`, refresh);
+      results.refresh = refresh;
+      rows.push({
+        figure: `RefreshToken ×${workers.length} workers`,
+        value: `${fmt.rps(refresh.okRps)}  p50 ${fmt.ms(refresh.p50)}  p99 ${fmt.ms(refresh.p99)}  non-2xx ${refresh.non2xx}`,
+        target: `≥ ${fmt.rps(TARGETS.refreshRps)}`,
+        ratio: fmt.ratio(refresh.okRps / TARGETS.refreshRps),
+        met: refresh.okRps >= TARGETS.refreshRps && refresh.stalledWorkers === 0,
+      });
+    }
+
+    // 5: ValidateToken latency while SignIn keeps the hashing slots full.
+    if (PHASES.has("mixed")) {
+      server.phase("mixed");
+      const [signIn, validate] = await runTogether(signInLoad, validateLoad(MIXED_VALIDATE_CONNECTIONS));
+      describe(`mixed: SignIn @${SIGN_IN_CONNECTIONS}`, signIn);
+      describe(`mixed: ValidateToken @${MIXED_VALIDATE_CONNECTIONS}`, validate);
+      results.mixed = { signIn, validate };
+      rows.push({
+        figure: `ValidateToken @${MIXED_VALIDATE_CONNECTIONS} under SignIn @${SIGN_IN_CONNECTIONS}`,
+        value: `p50 ${fmt.ms(validate.p50)}  p99 ${fmt.ms(validate.p99)}  (${fmt.rps(validate.okRps)}; SignIn ${fmt.rps(signIn.okRps)})`,
+        target: `p99 ≤ ${TARGETS.mixedValidateP99Ms} ms`,
+        ratio: fmt.ratio(validate.p99 / TARGETS.mixedValidateP99Ms),
+        met: validate.p99 <= TARGETS.mixedValidateP99Ms,
+      });
+    }
+
+    // 6: memory over the whole run.
+    const memory = await server.memory();
+    results.memory = memory;
+    rows.push({
+      figure: "server peak RSS (VmHWM)",
+      value: `${fmt.mib(memory.hwmKiB)}  (ready ${fmt.mib(memory.readyKiB)}, max sampled ${fmt.mib(memory.maxSampledKiB)})`,
+      target: `≤ ${TARGETS.peakRssMiB} MiB`,
+      ratio: fmt.ratio(memory.hwmKiB / 1024 / TARGETS.peakRssMiB),
+      met: memory.hwmKiB / 1024 <= TARGETS.peakRssMiB,
+    });
+    results.peakRssByPhaseMiB = Object.fromEntries(Object.entries(memory.byPhase).map(([phase, kib]) => [phase, Math.round(kib / 102.4) / 10]));
+    results.serverOutput = server.output.slice(-50);
+    if (server.output.length > 0) log(`the server wrote ${server.output.length} line(s); last: ${server.output.at(-1)}`);
+  } finally {
+    await cleanUp();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n\n`);
+  const outDir = join(tmpdir(), "latchkey-bench-results");
+  await mkdir(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const json = JSON.stringify({ ...results, rows }, null, 2);
+  await writeFile(join(outDir, `${stamp}.json`), json);
+  await writeFile(join(outDir, "latest.json"), json);
+  process.stdout.write(`results: ${join(outDir, `${stamp}.json`)} (also latest.json)\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
