@@ -17,9 +17,11 @@ export interface Random {
 
 /**
  * Hashes and verifies passwords as PHC strings ($argon2id$v=19$m=…,t=…,p=…$…).
- * Implementations run off the event loop and cap how many hashes run at once;
- * when the cap and its queue are full they throw a resource_exhausted
- * DomainError instead of queueing without bound.
+ * Implementations cap how many hashes run at once; when the cap and its
+ * queue are full they throw a resource_exhausted DomainError instead of
+ * queueing without bound. On Node hashing runs on libuv's thread pool, off
+ * the event loop; in workerd a WebAssembly hash holds the isolate for its
+ * whole duration, which is why the Worker's cap is lower.
  */
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
