@@ -10,6 +10,9 @@ import type { Hono } from "hono";
 import type { Config } from "./config.js";
 import type { Logger } from "./domain/logger.js";
 import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
+import { createAuthenticator } from "./services/access/authenticate.js";
+import { base64url, deriveKey } from "./domain/tokens/secrets.js";
+import { createApiKeys } from "./services/auth/api-keys.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createHousekeeping, type HousekeepingReport } from "./services/housekeeping.js";
 import { createSignIn } from "./services/auth/sign-in.js";
@@ -71,13 +74,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // computing it now keeps the first such sign-in from standing out.
   await signIn.warmUp();
 
+  const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
+  const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
   const impls = {
-    auth: createAuthService({ database, tokens, signIn }),
+    auth: createAuthService({ database, tokens, signIn, apiKeys }),
     user: createUserService({ register }),
+    organisation: {},
   };
   return {
     routes: (router) => registerServices(router, impls),
-    interceptors: createInterceptors({ logger, random, trustedProxies: config.trustedProxies, tokens }),
+    interceptors: createInterceptors({
+      logger,
+      random,
+      trustedProxies: config.trustedProxies,
+      authenticate: createAuthenticator({ database, tokens, clock }),
+      database,
+    }),
     services: SERVICES,
     http: createHttpApp({
       issuer: config.issuer,

@@ -261,6 +261,71 @@ export function defineAuthSuite(start: () => Promise<RpcTarget>): void {
     });
   });
 
+  describe("API keys", () => {
+    it("creates a key shown once, lists it without secrets, and accepts it in every header form", async () => {
+      const { tokens } = await signUp("keys");
+      const created = await auth.createApiKey({ name: "ci", description: "build robot", permissions: ["users.read"] }, bearer(tokens.accessToken));
+      expect(created.key).toMatch(/^lk_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/);
+      expect(created.key.startsWith(created.apiKey!.prefix)).toBe(true);
+      expect(created.clientSecret.length).toBeGreaterThanOrEqual(43);
+      const listed = await auth.listApiKeys({}, bearer(tokens.accessToken));
+      expect(listed.apiKeys.map((k) => k.id)).toEqual([created.apiKey!.id]);
+      const listedText = JSON.stringify(listed, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+      expect(listedText).not.toContain(created.key.slice(12));
+      expect(listedText).not.toContain(created.clientSecret);
+      const stored = await target.exec("SELECT key_hash, client_secret_hash FROM api_keys WHERE id = ?", [created.apiKey!.id]);
+      expect(JSON.stringify(stored)).not.toContain(created.clientSecret);
+      expect(JSON.stringify(stored)).not.toContain(created.key);
+
+      for (const headers of [
+        { "x-api-key": created.key },
+        { authorization: `Bearer ${created.key}` },
+        { authorization: `Basic ${btoa(`${created.apiKey!.id}:${created.clientSecret}`)}` },
+      ]) {
+        const me = await auth.getCurrentUser({}, { headers });
+        expect(me.user?.id).toBe(created.apiKey!.userId);
+      }
+      const wrongSecret = await rpcError(auth.getCurrentUser({}, { headers: { authorization: `Basic ${btoa(`${created.apiKey!.id}:nope`)}` } }));
+      expect(wrongSecret.code).toBe(Code.Unauthenticated);
+      const forged = created.key.slice(0, -4) + "AAAA";
+      expect((await rpcError(auth.getCurrentUser({}, { headers: { "x-api-key": forged } }))).code).toBe(Code.Unauthenticated);
+    });
+
+    it("a revoked or expired key fails on the next call", async () => {
+      const { tokens } = await signUp("keys-revoke");
+      const created = await auth.createApiKey({ name: "short", permissions: ["users.read"] }, bearer(tokens.accessToken));
+      const headers = { "x-api-key": created.key };
+      await auth.getCurrentUser({}, { headers });
+      await auth.revokeApiKey({ apiKeyId: created.apiKey!.id }, bearer(tokens.accessToken));
+      expect((await rpcError(auth.getCurrentUser({}, { headers }))).code).toBe(Code.Unauthenticated);
+
+      const expiring = await auth.createApiKey({ name: "expiring", permissions: ["users.read"] }, bearer(tokens.accessToken));
+      await target.exec("UPDATE api_keys SET expires_at = 1 WHERE id = ?", [expiring.apiKey!.id]);
+      expect((await rpcError(auth.getCurrentUser({}, { headers: { "x-api-key": expiring.key } }))).code).toBe(Code.Unauthenticated);
+    });
+
+    it("refuses permissions above the creator's role and keys outside their permissions", async () => {
+      const { tokens } = await signUp("keys-escalate");
+      const escalate = await rpcError(auth.createApiKey({ name: "validator", permissions: ["tokens.validate"] }, bearer(tokens.accessToken)));
+      expect(escalate.code).toBe(Code.PermissionDenied);
+      const unknown = await rpcError(auth.createApiKey({ name: "odd", permissions: ["launch.missiles"] }, bearer(tokens.accessToken)));
+      expect(unknown.code).toBe(Code.InvalidArgument);
+      const readOnly = await auth.createApiKey({ name: "reader", permissions: ["users.read"] }, bearer(tokens.accessToken));
+      const mint = await rpcError(auth.createApiKey({ name: "child", permissions: ["users.read"] }, { headers: { "x-api-key": readOnly.key } }));
+      expect(mint.code).toBe(Code.PermissionDenied);
+    });
+
+    it("an internal service validates tokens with a tokens.validate key", async () => {
+      const service = await auth.createApiKey({ name: `validator-${Date.now()}`, permissions: ["tokens.validate"] }, bearer(adminToken));
+      const { user, tokens } = await signUp("validated-by-key");
+      const result = await auth.validateToken({ token: tokens.accessToken }, { headers: { "x-api-key": service.key } });
+      expect(result.active).toBe(true);
+      expect(result.subject).toBe(user.id);
+      const plainKey = await auth.createApiKey({ name: "no-validate", permissions: ["users.read"] }, bearer(tokens.accessToken));
+      expect((await rpcError(auth.validateToken({ token: tokens.accessToken }, { headers: { "x-api-key": plainKey.key } }))).code).toBe(Code.PermissionDenied);
+    });
+  });
+
   describe("protocols and limits", () => {
     it("serves the same RPCs over gRPC-Web", async () => {
       const { tokens } = await signUp("grpc-web", target.transports.grpcWeb);

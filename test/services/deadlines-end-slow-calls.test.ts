@@ -2,12 +2,19 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { expect, it } from "vitest";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { webCryptoRandom } from "../../src/domain/ports.js";
-import type { TokenService } from "../../src/services/tokens/token-service.js";
+import type { Database } from "../../src/store/database.js";
 import { createInterceptors } from "../../src/transport/connect/interceptors.js";
 import { captureLogger } from "../support/in-process-app.js";
 
 it("ends an RPC that outlives its declared budget with deadline_exceeded", async () => {
-  const interceptors = createInterceptors({ logger: captureLogger(), random: webCryptoRandom, trustedProxies: [], tokens: {} as TokenService });
+  // A public RPC: neither authentication nor the database is consulted.
+  const interceptors = createInterceptors({
+    logger: captureLogger(),
+    random: webCryptoRandom,
+    trustedProxies: [],
+    authenticate: async () => undefined,
+    database: {} as Database,
+  });
   const transport = createRouterTransport(
     (router) => {
       // CheckPasswordStrength declares a 1000 ms budget; this one never answers.

@@ -4,15 +4,17 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
-import { DomainError, Reason, invalidCredentials } from "../../domain/errors.js";
-import type { Actor } from "../../domain/actor.js";
+import { DomainError, Reason, invalidCredentials, notFound } from "../../domain/errors.js";
+import type { Actor, AuthenticatedActor } from "../../domain/actor.js";
 import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
 import type { Database } from "../../store/database.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
-import { findUserById } from "../../store/queries/users.js";
+import { findMembershipRole } from "../../store/queries/memberships.js";
+import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
 import { kActor, kRequestMeta } from "../context.js";
 import type { ClientInfo, TokenService } from "../tokens/token-service.js";
 import { toProtoUser } from "../user/to-proto.js";
+import type { ApiKeys } from "./api-keys.js";
 import type { SignIn } from "./sign-in.js";
 import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
 
@@ -20,6 +22,7 @@ export interface AuthServiceDeps {
   database: Database;
   tokens: TokenService;
   signIn: SignIn;
+  apiKeys: ApiKeys;
 }
 
 function clientOf(ctx: HandlerContext): ClientInfo {
@@ -27,15 +30,24 @@ function clientOf(ctx: HandlerContext): ClientInfo {
   return { clientAddress: meta.clientAddress, userAgent: meta.userAgent };
 }
 
-/** The signed-in user; the access interceptor guarantees one on non-public RPCs. */
-function userOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
+/** The authenticated caller; the access interceptor guarantees one on non-public RPCs. */
+function actorOf(ctx: HandlerContext): AuthenticatedActor {
   const actor = ctx.values.get(kActor);
-  if (actor.kind !== "user") throw invalidCredentials();
+  if (actor.kind === "anonymous") throw invalidCredentials();
+  return actor;
+}
+
+/** The caller as a signed-in person: RPCs about the caller's session need an access token. */
+function userOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
+  const actor = actorOf(ctx);
+  if (actor.kind !== "user") {
+    throw new DomainError("failed_precondition", Reason.PRECONDITION_FAILED, "this call needs a user's access token, not an API key");
+  }
   return actor;
 }
 
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
-  const { database, tokens, signIn } = deps;
+  const { database, tokens, signIn, apiKeys } = deps;
   return {
     async checkPasswordStrength(req) {
       const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
@@ -105,10 +117,37 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
     },
 
     async getCurrentUser(_req, ctx) {
-      const actor = userOf(ctx);
+      const actor = actorOf(ctx);
       const row = await findUserById(database.db, actor.userId);
       if (!row) throw invalidCredentials();
       return { user: toProtoUser(row, { organisationId: actor.organisationId, roles: actor.roles }) };
+    },
+
+    async switchOrganisation(req, ctx) {
+      const user = userOf(ctx);
+      const role = await findMembershipRole(database.db, req.organisationId, user.userId);
+      // Not a member: the same answer whether or not the organisation exists.
+      if (!role) throw notFound("organisation");
+      const pair = await tokens.switchOrganisation(
+        user.sessionId,
+        { id: user.userId, superAdmin: user.superAdmin, organisationId: req.organisationId, organisationRole: role },
+        clientOf(ctx),
+      );
+      await database.batch([setActiveOrganisation(database.db, user.userId, req.organisationId)]);
+      return { tokens: toProtoTokenPair(pair) };
+    },
+
+    async createApiKey(req, ctx) {
+      return apiKeys.create(actorOf(ctx), req, clientOf(ctx).clientAddress);
+    },
+
+    async listApiKeys(req, ctx) {
+      return apiKeys.list(actorOf(ctx), req);
+    },
+
+    async revokeApiKey(req, ctx) {
+      await apiKeys.revoke(actorOf(ctx), req.apiKeyId, clientOf(ctx).clientAddress);
+      return {};
     },
   };
 }

@@ -10,6 +10,7 @@ import { normalisePassword } from "../../domain/passwords/strength.js";
 import { base64url } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
+import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findUserByEmail, updatePasswordHash } from "../../store/queries/users.js";
 import type { ClientInfo, IssuedPair, TokenService } from "../tokens/token-service.js";
@@ -57,8 +58,16 @@ export function createSignIn(deps: SignInDeps) {
     }
     const profile = await findSecurityProfile(db, user.securityProfileId);
     if (!profile) throw new Error(`security profile ${user.securityProfileId} is missing`);
+    // New sessions start in the organisation the user last worked in, if the
+    // user is still a member of it.
+    const organisationRole = user.activeOrganisationId ? await findMembershipRole(db, user.activeOrganisationId, user.id) : undefined;
     const session = await tokens.openSession({
-      subject: user,
+      subject: {
+        id: user.id,
+        superAdmin: user.superAdmin,
+        organisationId: organisationRole ? user.activeOrganisationId : null,
+        organisationRole: organisationRole ?? null,
+      },
       profile,
       keepLoggedIn: input.keepLoggedIn,
       deviceName: input.deviceName,

@@ -9,7 +9,8 @@
  * while the database itself never holds a usable token.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import { SUPER_ADMIN_ROLE } from "../../domain/actor.js";
+import type { OrganisationRole } from "../../domain/access/roles.js";
+import { roleNames } from "../../domain/actor.js";
 import { invalidCredentials } from "../../domain/errors.js";
 import type { Logger } from "../../domain/logger.js";
 import type { Clock, Random } from "../../domain/ports.js";
@@ -18,6 +19,7 @@ import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, u
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findSecurityProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
+import { findUserProfileId } from "../../store/queries/users.js";
 import {
   consumeRefreshToken,
   findRefreshTokenByHash,
@@ -28,6 +30,7 @@ import {
   insertSuccessorIfWon,
   revokeSession,
   revokeUserSessions,
+  setSessionOrganisation,
   touchSessionIfWon,
   type RefreshTokenContext,
   type SessionStatus,
@@ -54,12 +57,15 @@ export interface ClientInfo {
 export interface SessionSubject {
   id: string;
   superAdmin: boolean;
-  activeOrganisationId: string | null;
+  organisationId: string | null;
+  organisationRole: OrganisationRole | null;
 }
 
 export interface AuthenticatedToken {
   token: VerifiedAccessToken;
   status: SessionStatus;
+  /** The caller's role in the token's organisation, as of now. */
+  organisationRole: OrganisationRole | undefined;
   roles: string[];
 }
 
@@ -76,10 +82,6 @@ export interface TokenServiceDeps {
 const SECOND = 1000;
 const SUCCESSOR_KEY_PURPOSE = "latchkey refresh-token successor v1";
 
-export function rolesOf(subject: { superAdmin: boolean }): string[] {
-  return subject.superAdmin ? [SUPER_ADMIN_ROLE] : [];
-}
-
 export function createTokenService(deps: TokenServiceDeps) {
   const { database, keyRing, clock, random, logger, issuer, audience } = deps;
   const db = database.db;
@@ -94,8 +96,8 @@ export function createTokenService(deps: TokenServiceDeps) {
       exp: Math.floor(expiresAt / SECOND),
       jti: random.uuid(),
       sid: sessionId,
-      org: subject.activeOrganisationId ?? undefined,
-      roles: rolesOf(subject),
+      org: subject.organisationId ?? undefined,
+      roles: roleNames(subject.superAdmin, subject.organisationRole ?? undefined),
     });
     return { token, expiresAt };
   }
@@ -150,6 +152,7 @@ export function createTokenService(deps: TokenServiceDeps) {
             ipAddress: args.client.clientAddress,
             userAgent: args.client.userAgent.slice(0, 256),
             keepLoggedIn: args.keepLoggedIn,
+            organisationId: args.subject.organisationId,
             createdAt: now,
             lastUsedAt: now,
             expiresAt: sessionExpiresAt,
@@ -184,7 +187,12 @@ export function createTokenService(deps: TokenServiceDeps) {
         token: newOpaqueToken(random, REFRESH_TOKEN_PREFIX),
         expiresAt: Math.min(now + lifetimes.idle, session.expiresAt),
       };
-      const subject = { id: session.userId, superAdmin: context.superAdmin, activeOrganisationId: context.activeOrganisationId };
+      const subject = {
+        id: session.userId,
+        superAdmin: context.superAdmin,
+        organisationId: session.organisationId,
+        organisationRole: session.organisationId ? context.organisationRole : null,
+      };
       const access = await mintAccessToken(subject, session.id, profile, session.expiresAt, now);
       const pair = pairOf(access, successor, now);
       const sealed = await seal(
@@ -211,6 +219,23 @@ export function createTokenService(deps: TokenServiceDeps) {
       return answerReplay(latest, presented, profile, client);
     },
 
+    /**
+     * Moves the session to another organisation and mints an access token
+     * naming it; the refresh token stays valid and refreshes into it.
+     */
+    async switchOrganisation(sessionId: string, subject: SessionSubject & { organisationId: string }, client: ClientInfo): Promise<IssuedPair> {
+      const now = clock.now();
+      const status = await findSessionStatus(db, sessionId);
+      if (!status || status.revokedAt !== null || status.expiresAt <= now) throw invalidCredentials();
+      const profile = await profileOf((await findUserProfileId(db, subject.id)) ?? "");
+      const access = await mintAccessToken(subject, sessionId, profile, status.expiresAt, now);
+      await database.batch([
+        setSessionOrganisation(db, sessionId, subject.organisationId),
+        insertAuditEvent(db, { id: random.uuid(), occurredAt: now, type: "session.organisation_switched", actorId: subject.id, userId: subject.id, organisationId: subject.organisationId, sessionId, ipAddress: client.clientAddress }),
+      ]);
+      return { accessToken: access.token, refreshToken: "", expiresIn: Math.max(0, Math.floor((access.expiresAt - now) / SECOND)), refreshExpiresIn: 0 };
+    },
+
     /** Resolves an access token to its live session, or undefined. */
     async authenticate(accessToken: string): Promise<AuthenticatedToken | undefined> {
       const now = clock.now();
@@ -219,7 +244,10 @@ export function createTokenService(deps: TokenServiceDeps) {
       const status = await findSessionStatus(db, token.claims.sid);
       if (!status || status.userId !== token.claims.sub) return undefined;
       if (status.revokedAt !== null || status.expiresAt <= now || status.userState !== "active") return undefined;
-      return { token, status, roles: rolesOf(status) };
+      // A token minted before the session switched organisation keeps no
+      // rights in either organisation.
+      const organisationRole = token.claims.org && token.claims.org === status.organisationId ? (status.organisationRole ?? undefined) : undefined;
+      return { token, status, organisationRole, roles: roleNames(status.superAdmin, organisationRole) };
     },
 
     /** Ends the session a refresh or access token belongs to (RFC 7009: never fails). */

@@ -9,7 +9,7 @@ export interface UserServiceDeps {
   register: Register;
 }
 
-export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
+export function createUserService(deps: UserServiceDeps): Partial<ServiceImpl<typeof UserService>> {
   return {
     async createUser(req, ctx) {
       // Joining an organisation goes through an invitation, never through a

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { UserSchema, UserState, type User } from "../../../gen/latchkey/user/v1/user_pb.js";
 import type { UserRow } from "../../store/queries/users.js";
-import { rolesOf } from "../tokens/token-service.js";
+import { roleNames } from "../../domain/actor.js";
 
 const STATES = { active: UserState.ACTIVE, suspended: UserState.SUSPENDED, blocked: UserState.BLOCKED } as const;
 
@@ -17,7 +17,7 @@ export function toProtoUser(row: UserRow, overrides: { organisationId?: string |
     title: row.title,
     department: row.department,
     organisationId: overrides.organisationId ?? row.activeOrganisationId ?? "",
-    roles: overrides.roles ?? rolesOf(row),
+    roles: overrides.roles ?? roleNames(row.superAdmin, undefined),
     emailVerified: row.emailVerifiedAt !== null,
     phoneVerified: row.phoneVerifiedAt !== null,
     state: STATES[row.state],

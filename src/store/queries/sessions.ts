@@ -1,6 +1,6 @@
 import { and, eq, exists, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
+import { memberships, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
 
 export type SessionRow = typeof sessions.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
@@ -21,7 +21,9 @@ export interface SessionStatus {
   expiresAt: number;
   userState: "active" | "suspended" | "blocked";
   superAdmin: boolean;
-  activeOrganisationId: string | null;
+  /** The session's organisation, and the user's role in it now (null once removed). */
+  organisationId: string | null;
+  organisationRole: "member" | "admin" | "owner" | null;
   securityProfile: string;
 }
 
@@ -34,11 +36,13 @@ export async function findSessionStatus(db: Db, sessionId: string): Promise<Sess
       expiresAt: sessions.expiresAt,
       userState: users.state,
       superAdmin: users.superAdmin,
-      activeOrganisationId: users.activeOrganisationId,
+      organisationId: sessions.organisationId,
+      organisationRole: memberships.role,
       securityProfile: securityProfiles.name,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
     .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
     .where(eq(sessions.id, sessionId))
     .get();
@@ -49,7 +53,7 @@ export interface RefreshTokenContext {
   session: SessionRow;
   userState: "active" | "suspended" | "blocked";
   superAdmin: boolean;
-  activeOrganisationId: string | null;
+  organisationRole: "member" | "admin" | "owner" | null;
   securityProfileId: string;
 }
 
@@ -60,12 +64,13 @@ export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise
       session: sessions,
       userState: users.state,
       superAdmin: users.superAdmin,
-      activeOrganisationId: users.activeOrganisationId,
+      organisationRole: memberships.role,
       securityProfileId: users.securityProfileId,
     })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
     .where(eq(refreshTokens.tokenHash, tokenHash))
     .get();
   return row;
@@ -160,4 +165,9 @@ export function forgetSealedSuccessors(db: Db, consumedBefore: number) {
     .set({ successorSealed: null })
     .where(and(isNotNull(refreshTokens.successorSealed), lt(refreshTokens.consumedAt, consumedBefore)))
     .returning({ id: refreshTokens.id });
+}
+
+/** Makes `organisationId` the session's organisation; its next tokens name it. */
+export function setSessionOrganisation(db: Db, sessionId: string, organisationId: string) {
+  return db.update(sessions).set({ organisationId }).where(eq(sessions.id, sessionId));
 }

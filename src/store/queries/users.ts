@@ -31,3 +31,13 @@ export function isEmailTaken(error: unknown): boolean {
   const text = `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
   return /UNIQUE constraint failed: users\.email/.test(text);
 }
+
+export async function findUserProfileId(db: Db, id: string): Promise<string | undefined> {
+  const row = await db.select({ id: users.securityProfileId }).from(users).where(eq(users.id, id)).get();
+  return row?.id;
+}
+
+/** The organisation new sessions of the user start in. */
+export function setActiveOrganisation(db: Db, userId: string, organisationId: string | null) {
+  return db.update(users).set({ activeOrganisationId: organisationId }).where(eq(users.id, userId));
+}

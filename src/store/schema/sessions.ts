@@ -16,6 +16,8 @@ export const sessions = sqliteTable(
     ipAddress: text().notNull(),
     userAgent: text().notNull(),
     keepLoggedIn: integer({ mode: "boolean" }).notNull(),
+    /** The session's active organisation; access tokens of the session name it. */
+    organisationId: text(),
     createdAt: integer().notNull(),
     lastUsedAt: integer().notNull(),
     /** Absolute end of the session, however often it is refreshed. */

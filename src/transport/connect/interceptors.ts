@@ -12,13 +12,18 @@
  */
 import type { Interceptor } from "@connectrpc/connect";
 import { CallerKind } from "../../../gen/latchkey/options/v1/options_pb.js";
-import type { Actor } from "../../domain/actor.js";
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import { reflect } from "@bufbuild/protobuf/reflect";
+import { atLeast, type OrganisationRole, type Permission } from "../../domain/access/roles.js";
+import { holds, type AuthenticatedActor } from "../../domain/actor.js";
 import { resolveClientAddress } from "../../domain/client-address.js";
 import { DomainError, Reason, invalidCredentials, permissionDenied } from "../../domain/errors.js";
 import type { Logger } from "../../domain/logger.js";
 import type { Random } from "../../domain/ports.js";
-import type { TokenService } from "../../services/tokens/token-service.js";
-import { kActor, kPeerAddress, kRequestMeta } from "../../services/context.js";
+import type { Authenticate } from "../../services/access/authenticate.js";
+import type { Database } from "../../store/database.js";
+import { findMembershipRole } from "../../store/queries/memberships.js";
+import { kActor, kOrganisationScope, kPeerAddress, kRequestMeta } from "../../services/context.js";
 import { normaliseError } from "./errors.js";
 import { policyOf } from "./method-policy.js";
 import { validateMessage } from "./validate.js";
@@ -27,7 +32,8 @@ export interface InterceptorDeps {
   logger: Logger;
   random: Random;
   trustedProxies: readonly string[];
-  tokens: TokenService;
+  authenticate: Authenticate;
+  database: Database;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -61,8 +67,9 @@ function accessLog({ logger, random, trustedProxies }: InterceptorDeps): Interce
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         request_id: meta.requestId,
         client: meta.clientAddress,
-        actor: actor.kind === "user" ? actor.userId : actor.kind,
-        org: actor.kind === "user" ? actor.organisationId : undefined,
+        actor: actor.kind === "anonymous" ? "anonymous" : actor.userId,
+        api_key: actor.kind === "api_key" ? actor.apiKeyId : undefined,
+        org: actor.kind === "anonymous" ? undefined : actor.organisationId,
       });
     }
   };
@@ -112,55 +119,54 @@ function deadline(): Interceptor {
   };
 }
 
-/** The bearer credential of a request, if any. */
-function credentialOf(header: Headers): string | undefined {
-  const authorization = header.get("authorization");
-  if (authorization) {
-    const match = /^Bearer[ ]+(\S{1,8192})$/i.exec(authorization.trim());
-    return match?.[1];
-  }
-  return header.get("x-api-key") ?? undefined;
-}
-
-function access({ tokens }: InterceptorDeps): Interceptor {
+function access({ authenticate, database }: InterceptorDeps): Interceptor {
   return (next) => async (req) => {
     const policy = policyOf(req.method);
     // Public RPCs ignore credentials: a client refreshing with a stale access
     // token still in its headers must not be refused.
     if (policy.caller === CallerKind.PUBLIC) return next(req);
-    const credential = credentialOf(req.header);
-    if (!credential) throw invalidCredentials();
-    const authenticated = await tokens.authenticate(credential);
-    if (!authenticated) throw invalidCredentials();
-    const { token, status, roles } = authenticated;
-    const actor: Actor = {
-      kind: "user",
-      userId: status.userId,
-      sessionId: status.sessionId,
-      organisationId: token.claims.org,
-      roles,
-      superAdmin: status.superAdmin,
-      token,
-    };
+    const actor = await authenticate({ authorization: req.header.get("authorization"), apiKey: req.header.get("x-api-key") });
+    if (!actor) throw invalidCredentials();
     req.contextValues.set(kActor, actor);
-    if (!allowed(policy.caller, actor)) throw permissionDenied();
+    if (!holds(actor, policy.permission as Permission | "")) throw permissionDenied();
+
+    let role = actor.organisationRole;
+    if (policy.organisationField && !req.stream) {
+      const requested = organisationFieldValue(req.method, policy.organisationField, req.message);
+      const organisationId = requested || actor.organisationId;
+      // A key acts only in its own organisation.
+      if (organisationId && actor.kind === "api_key" && organisationId !== actor.organisationId && !actor.superAdmin) throw permissionDenied();
+      role = !organisationId ? undefined : organisationId === actor.organisationId ? actor.organisationRole : await findMembershipRole(database.db, organisationId, actor.userId);
+      if (organisationId && !role && !actor.superAdmin) throw permissionDenied();
+      req.contextValues.set(kOrganisationScope, { organisationId, role });
+    }
+    if (!callerAllowed(policy.caller, actor, role, policy.permission)) throw permissionDenied();
     return next(req);
   };
 }
 
-function allowed(caller: CallerKind, actor: Actor): boolean {
-  if (actor.kind === "anonymous") return false;
+function callerAllowed(caller: CallerKind, actor: AuthenticatedActor, role: OrganisationRole | undefined, permission: string): boolean {
   switch (caller) {
     case CallerKind.USER:
       return true;
-    case CallerKind.SUPER_ADMIN:
-    case CallerKind.INTERNAL:
-      return actor.superAdmin;
     case CallerKind.ORGANISATION_ADMIN:
-      return actor.superAdmin || actor.roles.includes("admin") || actor.roles.includes("owner");
+      return actor.superAdmin || atLeast(role, "admin");
+    case CallerKind.SUPER_ADMIN:
+      // Keys never carry super-admin power: it needs a signed-in person.
+      return actor.kind === "user" && actor.superAdmin;
+    case CallerKind.INTERNAL:
+      return actor.kind === "user" ? actor.superAdmin : permission !== "" && actor.permissions.has(permission as Permission);
     default:
       return false;
   }
+}
+
+/** Reads the string field an RPC names as its organisation, e.g. `organisation_id`. */
+function organisationFieldValue(method: DescMethod, fieldName: string, message: Message): string {
+  const field = method.input.fields.find((f) => f.name === fieldName);
+  if (!field || field.fieldKind !== "scalar") throw new Error(`${method.name}: organisation_field "${fieldName}" is not a scalar field`);
+  const value = reflect(method.input, message).get(field);
+  return typeof value === "string" ? value : "";
 }
 
 function validation(): Interceptor {

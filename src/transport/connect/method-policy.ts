@@ -9,6 +9,8 @@ export interface ResolvedPolicy {
   caller: CallerKind;
   permission: string;
   deadlineMs: number;
+  /** Request field naming the organisation of an organisation-scoped RPC; "" otherwise. */
+  organisationField: string;
 }
 
 /** Budget of RPCs that do not declare one (health, reflection). */
@@ -32,11 +34,19 @@ function resolve(method: DescMethod): ResolvedPolicy {
     if (method.parent.typeName.startsWith("latchkey.")) {
       throw new Error(`${method.parent.typeName}.${method.name} declares no latchkey.options.v1.policy`);
     }
-    return { caller: CallerKind.PUBLIC, permission: "", deadlineMs: DEFAULT_DEADLINE_MS };
+    return { caller: CallerKind.PUBLIC, permission: "", deadlineMs: DEFAULT_DEADLINE_MS, organisationField: "" };
   }
   const declared: MethodPolicy = getOption(method, policy);
   if (declared.caller === CallerKind.UNSPECIFIED) {
     throw new Error(`${method.parent.typeName}.${method.name} declares no caller kind`);
   }
-  return { caller: declared.caller, permission: declared.permission, deadlineMs: declared.deadlineMs || DEFAULT_DEADLINE_MS };
+  if (declared.organisationField && !method.input.fields.some((f) => f.name === declared.organisationField && f.fieldKind === "scalar")) {
+    throw new Error(`${method.parent.typeName}.${method.name}: organisation_field "${declared.organisationField}" is not a field of its request`);
+  }
+  return {
+    caller: declared.caller,
+    permission: declared.permission,
+    deadlineMs: declared.deadlineMs || DEFAULT_DEADLINE_MS,
+    organisationField: declared.organisationField,
+  };
 }

@@ -2,19 +2,23 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
+import { OrganisationService } from "../../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../../gen/latchkey/user/v1/user_service_pb.js";
 import { policyOf } from "./method-policy.js";
 
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
-  user: ServiceImpl<typeof UserService>;
+  // Methods not yet implemented answer `unimplemented`.
+  user: Partial<ServiceImpl<typeof UserService>>;
+  organisation: Partial<ServiceImpl<typeof OrganisationService>>;
 }
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, OrganisationService];
 
 export function registerServices(router: ConnectRouter, impls: ServiceImpls): void {
   // Resolving every policy up front makes a method without one fail at start-up.
   for (const service of SERVICES) for (const method of service.methods) policyOf(method);
   router.service(AuthService, impls.auth);
   router.service(UserService, impls.user);
+  router.service(OrganisationService, impls.organisation);
 }

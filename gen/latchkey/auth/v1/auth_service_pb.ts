@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { ApiKey } from "./api_key_pb.js";
+import { file_latchkey_auth_v1_api_key } from "./api_key_pb.js";
 import type { MfaChallenge, SubjectKind, TokenClaims, TokenHeader, TokenPair } from "./token_pb.js";
 import { file_latchkey_auth_v1_token } from "./token_pb.js";
 import { file_latchkey_options_v1_options } from "../../options/v1/options_pb.js";
@@ -17,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/auth/v1/auth_service.proto.
  */
 export const file_latchkey_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlcjL7BgoLQXV0aFNlcnZpY2UShgEKFUNoZWNrUGFzc3dvcmRTdHJlbmd0aBIuLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVzcG9uc2UiDJACAcrzGAUIARjoBxJWCgZTaWduSW4SHy5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlcXVlc3QaIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlc3BvbnNlIgnK8xgFCAEYmHUSaAoMUmVmcmVzaFRva2VuEiUubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnElkKB1NpZ25PdXQSIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXF1ZXN0GiEubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtSZXZva2VUb2tlbhIkLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSfwoNVmFsaWRhdGVUb2tlbhImLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIdkAIByvMYFggFEg90b2tlbnMudmFsaWRhdGUY6AcSawoMR2V0VG9rZW5JbmZvEiUubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXNwb25zZSIMkAIByvMYBQgCGOgHEnEKDkdldEN1cnJlbnRVc2VyEicubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2UiDJACAcrzGAUIAhjoB2IGcHJvdG8z", [file_google_protobuf_timestamp, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
+  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAIEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZTLkCgoLQXV0aFNlcnZpY2UShgEKFUNoZWNrUGFzc3dvcmRTdHJlbmd0aBIuLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVzcG9uc2UiDJACAcrzGAUIARjoBxJWCgZTaWduSW4SHy5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlcXVlc3QaIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlc3BvbnNlIgnK8xgFCAEYmHUSaAoMUmVmcmVzaFRva2VuEiUubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnElkKB1NpZ25PdXQSIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXF1ZXN0GiEubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtSZXZva2VUb2tlbhIkLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSfwoNVmFsaWRhdGVUb2tlbhImLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIdkAIByvMYFggFEg90b2tlbnMudmFsaWRhdGUY6AcSawoMR2V0VG9rZW5JbmZvEiUubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXNwb25zZSIMkAIByvMYBQgCGOgHEnEKDkdldEN1cnJlbnRVc2VyEicubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJ6ChJTd2l0Y2hPcmdhbmlzYXRpb24SKy5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlc3BvbnNlIgnK8xgFCAIYiCcSeAoMQ3JlYXRlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJxJ3CgtMaXN0QXBpS2V5cxIkLmxhdGNoa2V5LmF1dGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhuQAgHK8xgUCAISDWFwaV9rZXlzLnJlYWQYiCcSeAoMUmV2b2tlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
 
 /**
  * Request of CheckPasswordStrength.
@@ -510,6 +512,230 @@ export const GetCurrentUserResponseSchema: GenMessage<GetCurrentUserResponse> = 
   messageDesc(file_latchkey_auth_v1_auth_service, 15);
 
 /**
+ * Request of SwitchOrganisation.
+ *
+ * @generated from message latchkey.auth.v1.SwitchOrganisationRequest
+ */
+export type SwitchOrganisationRequest = Message<"latchkey.auth.v1.SwitchOrganisationRequest"> & {
+  /**
+   * The organisation to make active; the caller must be a member.
+   *
+   * @generated from field: string organisation_id = 1;
+   */
+  organisationId: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.SwitchOrganisationRequest.
+ * Use `create(SwitchOrganisationRequestSchema)` to create a new message.
+ */
+export const SwitchOrganisationRequestSchema: GenMessage<SwitchOrganisationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 16);
+
+/**
+ * Response of SwitchOrganisation.
+ *
+ * @generated from message latchkey.auth.v1.SwitchOrganisationResponse
+ */
+export type SwitchOrganisationResponse = Message<"latchkey.auth.v1.SwitchOrganisationResponse"> & {
+  /**
+   * A new access token naming the organisation; `refresh_token` is empty
+   * because the session's refresh token stays valid.
+   *
+   * @generated from field: latchkey.auth.v1.TokenPair tokens = 1;
+   */
+  tokens?: TokenPair | undefined;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.SwitchOrganisationResponse.
+ * Use `create(SwitchOrganisationResponseSchema)` to create a new message.
+ */
+export const SwitchOrganisationResponseSchema: GenMessage<SwitchOrganisationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 17);
+
+/**
+ * Request of CreateApiKey.
+ *
+ * @generated from message latchkey.auth.v1.CreateApiKeyRequest
+ */
+export type CreateApiKeyRequest = Message<"latchkey.auth.v1.CreateApiKeyRequest"> & {
+  /**
+   * Name, unique among the caller's keys.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the key is for.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Permissions of the key, e.g. "users.read", "tokens.validate". Each must be
+   * a known permission that the caller's roles allow. At least one.
+   *
+   * @generated from field: repeated string permissions = 3;
+   */
+  permissions: string[];
+
+  /**
+   * When the key stops working; unset for a key that does not expire. Must
+   * be in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 4;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CreateApiKeyRequest.
+ * Use `create(CreateApiKeyRequestSchema)` to create a new message.
+ */
+export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 18);
+
+/**
+ * Response of CreateApiKey.
+ *
+ * @generated from message latchkey.auth.v1.CreateApiKeyResponse
+ */
+export type CreateApiKeyResponse = Message<"latchkey.auth.v1.CreateApiKeyResponse"> & {
+  /**
+   * The key as it will be listed.
+   *
+   * @generated from field: latchkey.auth.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * The key itself: "lk_" + 8 visible characters + "_" + the secret. Shown
+   * only in this answer.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * A second secret for HTTP Basic authentication with the key id as user
+   * name. Shown only in this answer.
+   *
+   * @generated from field: string client_secret = 3;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CreateApiKeyResponse.
+ * Use `create(CreateApiKeyResponseSchema)` to create a new message.
+ */
+export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 19);
+
+/**
+ * Request of ListApiKeys.
+ *
+ * @generated from message latchkey.auth.v1.ListApiKeysRequest
+ */
+export type ListApiKeysRequest = Message<"latchkey.auth.v1.ListApiKeysRequest"> & {
+  /**
+   * Maximum number to return: default 50, at most 1000.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * List every key of this organisation instead of the caller's own
+   * (organisation admins only).
+   *
+   * @generated from field: string organisation_id = 3;
+   */
+  organisationId: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
+ */
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 20);
+
+/**
+ * Response of ListApiKeys.
+ *
+ * @generated from message latchkey.auth.v1.ListApiKeysResponse
+ */
+export type ListApiKeysResponse = Message<"latchkey.auth.v1.ListApiKeysResponse"> & {
+  /**
+   * The keys of this page, newest first.
+   *
+   * @generated from field: repeated latchkey.auth.v1.ApiKey api_keys = 1;
+   */
+  apiKeys: ApiKey[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
+ */
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 21);
+
+/**
+ * Request of RevokeApiKey.
+ *
+ * @generated from message latchkey.auth.v1.RevokeApiKeyRequest
+ */
+export type RevokeApiKeyRequest = Message<"latchkey.auth.v1.RevokeApiKeyRequest"> & {
+  /**
+   * The key's id.
+   *
+   * @generated from field: string api_key_id = 1;
+   */
+  apiKeyId: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
+ */
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 22);
+
+/**
+ * Response of RevokeApiKey.
+ *
+ * @generated from message latchkey.auth.v1.RevokeApiKeyResponse
+ */
+export type RevokeApiKeyResponse = Message<"latchkey.auth.v1.RevokeApiKeyResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
+ */
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 23);
+
+/**
  * AuthService signs people in and out and issues, refreshes, revokes and
  * validates their tokens.
  *
@@ -616,6 +842,54 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GetCurrentUserRequestSchema;
     output: typeof GetCurrentUserResponseSchema;
+  },
+  /**
+   * Makes another organisation of the caller's the active one: returns an
+   * access token naming it. The session stays the same: its refresh token
+   * keeps working and from now on refreshes into the new organisation, so
+   * `refresh_token` is empty in the answer.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.SwitchOrganisation
+   */
+  switchOrganisation: {
+    methodKind: "unary";
+    input: typeof SwitchOrganisationRequestSchema;
+    output: typeof SwitchOrganisationResponseSchema;
+  },
+  /**
+   * Creates an API key for the caller in the caller's active organisation.
+   * The key and the client secret are in this answer only; Latchkey keeps
+   * nothing but their hashes. A key authenticates any RPC with
+   * `x-api-key: <key>` or `Authorization: Bearer <key>`; the key id and the
+   * client secret authenticate with `Authorization: Basic`.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.CreateApiKey
+   */
+  createApiKey: {
+    methodKind: "unary";
+    input: typeof CreateApiKeyRequestSchema;
+    output: typeof CreateApiKeyResponseSchema;
+  },
+  /**
+   * Lists the caller's API keys, never with their secrets. Organisation
+   * admins may list the keys of their organisation.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ListApiKeys
+   */
+  listApiKeys: {
+    methodKind: "unary";
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
+  },
+  /**
+   * Revokes an API key; the next call with it fails.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.RevokeApiKey
+   */
+  revokeApiKey: {
+    methodKind: "unary";
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latchkey_auth_v1_auth_service, 0);

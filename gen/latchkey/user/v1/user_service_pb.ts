@@ -4,7 +4,13 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import { file_latchkey_options_v1_options } from "../../options/v1/options_pb.js";
+import type { Avatar } from "./avatar_pb.js";
+import { file_latchkey_user_v1_avatar } from "./avatar_pb.js";
+import type { Setting } from "./setting_pb.js";
+import { file_latchkey_user_v1_setting } from "./setting_pb.js";
 import type { User } from "./user_pb.js";
 import { file_latchkey_user_v1_user } from "./user_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/user/v1/user_service.proto.
  */
 export const file_latchkey_user_v1_user_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNsYXRjaGtleS91c2VyL3YxL3VzZXJfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkudXNlci52MSLVAQoRQ3JlYXRlVXNlclJlcXVlc3QSGgoFZW1haWwYASABKAlCC9LzGAcIARj+ASgBEhcKBG5hbWUYAiABKAlCCdLzGAUIARjIARIgCghwYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAESHAoMcGhvbmVfbnVtYmVyGAQgASgJQgbS8xgCKAMSFgoGbG9jYWxlGAUgASgJQgbS8xgCKAQSEgoKbmV3c2xldHRlchgGIAEoCBIfCg9vcmdhbmlzYXRpb25faWQYByABKAlCBtLzGAIoAiI6ChJDcmVhdGVVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlcjJxCgtVc2VyU2VydmljZRJiCgpDcmVhdGVVc2VyEiMubGF0Y2hrZXkudXNlci52MS5DcmVhdGVVc2VyUmVxdWVzdBokLmxhdGNoa2V5LnVzZXIudjEuQ3JlYXRlVXNlclJlc3BvbnNlIgnK8xgFCAEYmHViBnByb3RvMw", [file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
+  fileDesc("CiNsYXRjaGtleS91c2VyL3YxL3VzZXJfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkudXNlci52MSLVAQoRQ3JlYXRlVXNlclJlcXVlc3QSGgoFZW1haWwYASABKAlCC9LzGAcIARj+ASgBEhcKBG5hbWUYAiABKAlCCdLzGAUIARjIARIgCghwYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAESHAoMcGhvbmVfbnVtYmVyGAQgASgJQgbS8xgCKAMSFgoGbG9jYWxlGAUgASgJQgbS8xgCKAQSEgoKbmV3c2xldHRlchgGIAEoCBIfCg9vcmdhbmlzYXRpb25faWQYByABKAlCBtLzGAIoAiI6ChJDcmVhdGVVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciIrCg5HZXRVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgjS8xgECAEoAiI3Cg9HZXRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciJyChFVcGRhdGVVc2VyUmVxdWVzdBIsCgR1c2VyGAEgASgLMhYubGF0Y2hrZXkudXNlci52MS5Vc2VyQgbS8xgCCAESLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjoKElVwZGF0ZVVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubGF0Y2hrZXkudXNlci52MS5Vc2VyIi4KEURlbGV0ZVVzZXJSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCNLzGAQIASgCIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSLWAQoQTGlzdFVzZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSGwoKcGFnZV90b2tlbhgCIAEoCUIH0vMYAyCACBIOCgZvZmZzZXQYAyABKAUSFwoGZmlsdGVyGAQgASgJQgfS8xgDGOgHEhkKCG9yZGVyX2J5GAUgASgJQgfS8xgDGMgBEi0KCXJlYWRfbWFzaxgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSHwoPb3JnYW5pc2F0aW9uX2lkGAcgASgJQgbS8xgCKAIiZwoRTGlzdFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5sYXRjaGtleS51c2VyLnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiSAoSU3VzcGVuZFVzZXJSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCNLzGAQIASgCEhcKBnJlYXNvbhgCIAEoCUIH0vMYAxj0AyI7ChNTdXNwZW5kVXNlclJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5sYXRjaGtleS51c2VyLnYxLlVzZXIiMQoUVW5zdXNwZW5kVXNlclJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUII0vMYBAgBKAIiPQoVVW5zdXNwZW5kVXNlclJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5sYXRjaGtleS51c2VyLnYxLlVzZXIiRgoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgjS8xgECAEoAhIXCgZyZWFzb24YAiABKAlCB9LzGAMY9AMiOQoRQmxvY2tVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciIvChJVbmJsb2NrVXNlclJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUII0vMYBAgBKAIiOwoTVW5ibG9ja1VzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubGF0Y2hrZXkudXNlci52MS5Vc2VyIi4KElZlcmlmeUVtYWlsUmVxdWVzdBIYCgRjb2RlGAEgASgJQgrS8xgGCAEYIDgBIjsKE1ZlcmlmeUVtYWlsUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciIgCh5SZXNlbmRFbWFpbFZlcmlmaWNhdGlvblJlcXVlc3QiIQofUmVzZW5kRW1haWxWZXJpZmljYXRpb25SZXNwb25zZSIfCh1TdGFydFBob25lVmVyaWZpY2F0aW9uUmVxdWVzdCIgCh5TdGFydFBob25lVmVyaWZpY2F0aW9uUmVzcG9uc2UiPAogQ29tcGxldGVQaG9uZVZlcmlmaWNhdGlvblJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGCA4ASJJCiFDb21wbGV0ZVBob25lVmVyaWZpY2F0aW9uUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciJGChBTZXRBdmF0YXJSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIZCgVpbWFnZRgCIAEoDEIK0vMYBggBIICAQCI9ChFTZXRBdmF0YXJSZXNwb25zZRIoCgZhdmF0YXIYASABKAsyGC5sYXRjaGtleS51c2VyLnYxLkF2YXRhciIrChBHZXRBdmF0YXJSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAiJMChFHZXRBdmF0YXJSZXNwb25zZRIoCgZhdmF0YXIYASABKAsyGC5sYXRjaGtleS51c2VyLnYxLkF2YXRhchINCgVpbWFnZRgCIAEoDCIuChNEZWxldGVBdmF0YXJSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAiIWChREZWxldGVBdmF0YXJSZXNwb25zZSJIChNMaXN0U2V0dGluZ3NSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIYCghjYXRlZ29yeRgCIAEoCUIG0vMYAhhAIkMKFExpc3RTZXR0aW5nc1Jlc3BvbnNlEisKCHNldHRpbmdzGAEgAygLMhkubGF0Y2hrZXkudXNlci52MS5TZXR0aW5nImAKEVNldFNldHRpbmdSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIyCgdzZXR0aW5nGAIgASgLMhkubGF0Y2hrZXkudXNlci52MS5TZXR0aW5nQgbS8xgCCAEiQAoSU2V0U2V0dGluZ1Jlc3BvbnNlEioKB3NldHRpbmcYASABKAsyGS5sYXRjaGtleS51c2VyLnYxLlNldHRpbmcifAoURGVsZXRlU2V0dGluZ1JlcXVlc3QSFwoHdXNlcl9pZBgBIAEoCUIG0vMYAigCEhoKCGNhdGVnb3J5GAIgASgJQgjS8xgECAEYQBIXCgVncm91cBgDIAEoCUII0vMYBAgBGEASFgoEbmFtZRgEIAEoCUII0vMYBAgBGEAiFwoVRGVsZXRlU2V0dGluZ1Jlc3BvbnNlImYKD1NldFJvbGVzUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgjS8xgECAEoAhIfCg9vcmdhbmlzYXRpb25faWQYAiABKAlCBtLzGAIoAhIXCgVyb2xlcxgDIAMoCUII0vMYBBggMAQiOAoQU2V0Um9sZXNSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYubGF0Y2hrZXkudXNlci52MS5Vc2VyMsYSCgtVc2VyU2VydmljZRJiCgpDcmVhdGVVc2VyEiMubGF0Y2hrZXkudXNlci52MS5DcmVhdGVVc2VyUmVxdWVzdBokLmxhdGNoa2V5LnVzZXIudjEuQ3JlYXRlVXNlclJlc3BvbnNlIgnK8xgFCAEYmHUSaAoHR2V0VXNlchIgLmxhdGNoa2V5LnVzZXIudjEuR2V0VXNlclJlcXVlc3QaIS5sYXRjaGtleS51c2VyLnYxLkdldFVzZXJSZXNwb25zZSIYkAIByvMYEQgCEgp1c2Vycy5yZWFkGOgHEm8KClVwZGF0ZVVzZXISIy5sYXRjaGtleS51c2VyLnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GiQubGF0Y2hrZXkudXNlci52MS5VcGRhdGVVc2VyUmVzcG9uc2UiFsrzGBIIAhILdXNlcnMud3JpdGUYiCcSbwoKRGVsZXRlVXNlchIjLmxhdGNoa2V5LnVzZXIudjEuRGVsZXRlVXNlclJlcXVlc3QaJC5sYXRjaGtleS51c2VyLnYxLkRlbGV0ZVVzZXJSZXNwb25zZSIWyvMYEggCEgt1c2Vycy53cml0ZRiIJxJ/CglMaXN0VXNlcnMSIi5sYXRjaGtleS51c2VyLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIy5sYXRjaGtleS51c2VyLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIimQAgHK8xgiCAMSCnVzZXJzLnJlYWQYiCciD29yZ2FuaXNhdGlvbl9pZBJyCgtTdXNwZW5kVXNlchIkLmxhdGNoa2V5LnVzZXIudjEuU3VzcGVuZFVzZXJSZXF1ZXN0GiUubGF0Y2hrZXkudXNlci52MS5TdXNwZW5kVXNlclJlc3BvbnNlIhbK8xgSCAMSC3VzZXJzLndyaXRlGIgnEngKDVVuc3VzcGVuZFVzZXISJi5sYXRjaGtleS51c2VyLnYxLlVuc3VzcGVuZFVzZXJSZXF1ZXN0GicubGF0Y2hrZXkudXNlci52MS5VbnN1c3BlbmRVc2VyUmVzcG9uc2UiFsrzGBIIAxILdXNlcnMud3JpdGUYiCcSbAoJQmxvY2tVc2VyEiIubGF0Y2hrZXkudXNlci52MS5CbG9ja1VzZXJSZXF1ZXN0GiMubGF0Y2hrZXkudXNlci52MS5CbG9ja1VzZXJSZXNwb25zZSIWyvMYEggDEgt1c2Vycy53cml0ZRiIJxJlCgtVbmJsb2NrVXNlchIkLmxhdGNoa2V5LnVzZXIudjEuVW5ibG9ja1VzZXJSZXF1ZXN0GiUubGF0Y2hrZXkudXNlci52MS5VbmJsb2NrVXNlclJlc3BvbnNlIgnK8xgFCAQYiCcSZQoLVmVyaWZ5RW1haWwSJC5sYXRjaGtleS51c2VyLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBolLmxhdGNoa2V5LnVzZXIudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIJyvMYBQgCGIgnEokBChdSZXNlbmRFbWFpbFZlcmlmaWNhdGlvbhIwLmxhdGNoa2V5LnVzZXIudjEuUmVzZW5kRW1haWxWZXJpZmljYXRpb25SZXF1ZXN0GjEubGF0Y2hrZXkudXNlci52MS5SZXNlbmRFbWFpbFZlcmlmaWNhdGlvblJlc3BvbnNlIgnK8xgFCAIYiCcShgEKFlN0YXJ0UGhvbmVWZXJpZmljYXRpb24SLy5sYXRjaGtleS51c2VyLnYxLlN0YXJ0UGhvbmVWZXJpZmljYXRpb25SZXF1ZXN0GjAubGF0Y2hrZXkudXNlci52MS5TdGFydFBob25lVmVyaWZpY2F0aW9uUmVzcG9uc2UiCcrzGAUIAhiIJxKPAQoZQ29tcGxldGVQaG9uZVZlcmlmaWNhdGlvbhIyLmxhdGNoa2V5LnVzZXIudjEuQ29tcGxldGVQaG9uZVZlcmlmaWNhdGlvblJlcXVlc3QaMy5sYXRjaGtleS51c2VyLnYxLkNvbXBsZXRlUGhvbmVWZXJpZmljYXRpb25SZXNwb25zZSIJyvMYBQgCGIgnEmwKCVNldEF2YXRhchIiLmxhdGNoa2V5LnVzZXIudjEuU2V0QXZhdGFyUmVxdWVzdBojLmxhdGNoa2V5LnVzZXIudjEuU2V0QXZhdGFyUmVzcG9uc2UiFsrzGBIIAhILdXNlcnMud3JpdGUYiCcSbgoJR2V0QXZhdGFyEiIubGF0Y2hrZXkudXNlci52MS5HZXRBdmF0YXJSZXF1ZXN0GiMubGF0Y2hrZXkudXNlci52MS5HZXRBdmF0YXJSZXNwb25zZSIYkAIByvMYEQgCEgp1c2Vycy5yZWFkGOgHEnUKDERlbGV0ZUF2YXRhchIlLmxhdGNoa2V5LnVzZXIudjEuRGVsZXRlQXZhdGFyUmVxdWVzdBomLmxhdGNoa2V5LnVzZXIudjEuRGVsZXRlQXZhdGFyUmVzcG9uc2UiFsrzGBIIAhILdXNlcnMud3JpdGUYiCcSdwoMTGlzdFNldHRpbmdzEiUubGF0Y2hrZXkudXNlci52MS5MaXN0U2V0dGluZ3NSZXF1ZXN0GiYubGF0Y2hrZXkudXNlci52MS5MaXN0U2V0dGluZ3NSZXNwb25zZSIYkAIByvMYEQgCEgp1c2Vycy5yZWFkGIgnEm8KClNldFNldHRpbmcSIy5sYXRjaGtleS51c2VyLnYxLlNldFNldHRpbmdSZXF1ZXN0GiQubGF0Y2hrZXkudXNlci52MS5TZXRTZXR0aW5nUmVzcG9uc2UiFsrzGBIIAhILdXNlcnMud3JpdGUYiCcSeAoNRGVsZXRlU2V0dGluZxImLmxhdGNoa2V5LnVzZXIudjEuRGVsZXRlU2V0dGluZ1JlcXVlc3QaJy5sYXRjaGtleS51c2VyLnYxLkRlbGV0ZVNldHRpbmdSZXNwb25zZSIWyvMYEggCEgt1c2Vycy53cml0ZRiIJxJ8CghTZXRSb2xlcxIhLmxhdGNoa2V5LnVzZXIudjEuU2V0Um9sZXNSZXF1ZXN0GiIubGF0Y2hrZXkudXNlci52MS5TZXRSb2xlc1Jlc3BvbnNlIinK8xglCAMSDW1lbWJlcnMud3JpdGUYiCciD29yZ2FuaXNhdGlvbl9pZGIGcHJvdG8z", [file_google_protobuf_field_mask, file_latchkey_options_v1_options, file_latchkey_user_v1_avatar, file_latchkey_user_v1_setting, file_latchkey_user_v1_user]);
 
 /**
  * Request of CreateUser.
@@ -102,6 +108,924 @@ export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PUR
   messageDesc(file_latchkey_user_v1_user_service, 1);
 
 /**
+ * Request of GetUser.
+ *
+ * @generated from message latchkey.user.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"latchkey.user.v1.GetUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 2);
+
+/**
+ * Response of GetUser.
+ *
+ * @generated from message latchkey.user.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"latchkey.user.v1.GetUserResponse"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 3);
+
+/**
+ * Request of UpdateUser.
+ *
+ * @generated from message latchkey.user.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"latchkey.user.v1.UpdateUserRequest"> & {
+  /**
+   * The user with the new values; `user.id` names the user to change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * The fields to change: any of "name", "phone_number", "locale",
+   * "newsletter", "title", "department". A missing or empty mask means every
+   * one of these. Other paths answer `invalid_argument`. Changing the phone
+   * number clears its verification.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 4);
+
+/**
+ * Response of UpdateUser.
+ *
+ * @generated from message latchkey.user.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"latchkey.user.v1.UpdateUserResponse"> & {
+  /**
+   * The user after the change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 5);
+
+/**
+ * Request of DeleteUser.
+ *
+ * @generated from message latchkey.user.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"latchkey.user.v1.DeleteUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 6);
+
+/**
+ * Response of DeleteUser.
+ *
+ * @generated from message latchkey.user.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"latchkey.user.v1.DeleteUserResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 7);
+
+/**
+ * Request of ListUsers.
+ *
+ * @generated from message latchkey.user.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"latchkey.user.v1.ListUsersRequest"> & {
+  /**
+   * Maximum number of users to return: default 50, at most 1000 (larger
+   * values are treated as 1000). Negative values answer `invalid_argument`.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_page_token` of the previous page. All other fields must be the
+   * same as in the call that returned it.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Number of users to skip before the page starts; combines with
+   * `page_token` (skipped after the token's position). Default 0.
+   *
+   * @generated from field: int32 offset = 3;
+   */
+  offset: number;
+
+  /**
+   * Filter expression (a subset of AIP-160). Comparisons: `field = value`,
+   * `!=`, `<`, `<=`, `>`, `>=`, and `field:value` (has), where a string value
+   * may use `*` as a wildcard, e.g. `email:"*@acme.com"`. Combine with `AND`,
+   * `OR`, `NOT` and parentheses. Fields: `id`, `email`, `name`, `locale`,
+   * `title`, `department`, `state` (ACTIVE, SUSPENDED, BLOCKED), `suspended`,
+   * `blocked` and `email_verified` (booleans), `created_at` and `updated_at`
+   * (RFC 3339 timestamps). Unknown fields or bad syntax answer
+   * `invalid_argument` naming the problem.
+   *
+   * @generated from field: string filter = 4;
+   */
+  filter: string;
+
+  /**
+   * Sort order: comma-separated fields, each optionally prefixed with `-` for
+   * descending, e.g. `name,-created_at`. Fields: `name`, `email`,
+   * `created_at`, `updated_at`. Default `created_at`; ties are broken by id.
+   *
+   * @generated from field: string order_by = 5;
+   */
+  orderBy: string;
+
+  /**
+   * The fields of each user to return, e.g. "id" for ids only. A missing or
+   * empty mask, or "*", returns every field.
+   *
+   * @generated from field: google.protobuf.FieldMask read_mask = 6;
+   */
+  readMask?: FieldMask | undefined;
+
+  /**
+   * The organisation whose members to list; default the caller's active
+   * organisation. Super-admins may leave it empty with no active organisation
+   * to list every user.
+   *
+   * @generated from field: string organisation_id = 7;
+   */
+  organisationId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 8);
+
+/**
+ * Response of ListUsers.
+ *
+ * @generated from message latchkey.user.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"latchkey.user.v1.ListUsersResponse"> & {
+  /**
+   * The users of this page.
+   *
+   * @generated from field: repeated latchkey.user.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * How many users match the filter, over all pages.
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
+};
+
+/**
+ * Describes the message latchkey.user.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 9);
+
+/**
+ * Request of SuspendUser.
+ *
+ * @generated from message latchkey.user.v1.SuspendUserRequest
+ */
+export type SuspendUserRequest = Message<"latchkey.user.v1.SuspendUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Why, for the audit log.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SuspendUserRequest.
+ * Use `create(SuspendUserRequestSchema)` to create a new message.
+ */
+export const SuspendUserRequestSchema: GenMessage<SuspendUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 10);
+
+/**
+ * Response of SuspendUser.
+ *
+ * @generated from message latchkey.user.v1.SuspendUserResponse
+ */
+export type SuspendUserResponse = Message<"latchkey.user.v1.SuspendUserResponse"> & {
+  /**
+   * The user after the change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SuspendUserResponse.
+ * Use `create(SuspendUserResponseSchema)` to create a new message.
+ */
+export const SuspendUserResponseSchema: GenMessage<SuspendUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 11);
+
+/**
+ * Request of UnsuspendUser.
+ *
+ * @generated from message latchkey.user.v1.UnsuspendUserRequest
+ */
+export type UnsuspendUserRequest = Message<"latchkey.user.v1.UnsuspendUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UnsuspendUserRequest.
+ * Use `create(UnsuspendUserRequestSchema)` to create a new message.
+ */
+export const UnsuspendUserRequestSchema: GenMessage<UnsuspendUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 12);
+
+/**
+ * Response of UnsuspendUser.
+ *
+ * @generated from message latchkey.user.v1.UnsuspendUserResponse
+ */
+export type UnsuspendUserResponse = Message<"latchkey.user.v1.UnsuspendUserResponse"> & {
+  /**
+   * The user after the change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UnsuspendUserResponse.
+ * Use `create(UnsuspendUserResponseSchema)` to create a new message.
+ */
+export const UnsuspendUserResponseSchema: GenMessage<UnsuspendUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 13);
+
+/**
+ * Request of BlockUser.
+ *
+ * @generated from message latchkey.user.v1.BlockUserRequest
+ */
+export type BlockUserRequest = Message<"latchkey.user.v1.BlockUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Why, for the audit log.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.BlockUserRequest.
+ * Use `create(BlockUserRequestSchema)` to create a new message.
+ */
+export const BlockUserRequestSchema: GenMessage<BlockUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 14);
+
+/**
+ * Response of BlockUser.
+ *
+ * @generated from message latchkey.user.v1.BlockUserResponse
+ */
+export type BlockUserResponse = Message<"latchkey.user.v1.BlockUserResponse"> & {
+  /**
+   * The user after the change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.BlockUserResponse.
+ * Use `create(BlockUserResponseSchema)` to create a new message.
+ */
+export const BlockUserResponseSchema: GenMessage<BlockUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 15);
+
+/**
+ * Request of UnblockUser.
+ *
+ * @generated from message latchkey.user.v1.UnblockUserRequest
+ */
+export type UnblockUserRequest = Message<"latchkey.user.v1.UnblockUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UnblockUserRequest.
+ * Use `create(UnblockUserRequestSchema)` to create a new message.
+ */
+export const UnblockUserRequestSchema: GenMessage<UnblockUserRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 16);
+
+/**
+ * Response of UnblockUser.
+ *
+ * @generated from message latchkey.user.v1.UnblockUserResponse
+ */
+export type UnblockUserResponse = Message<"latchkey.user.v1.UnblockUserResponse"> & {
+  /**
+   * The user after the change.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.UnblockUserResponse.
+ * Use `create(UnblockUserResponseSchema)` to create a new message.
+ */
+export const UnblockUserResponseSchema: GenMessage<UnblockUserResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 17);
+
+/**
+ * Request of VerifyEmail.
+ *
+ * @generated from message latchkey.user.v1.VerifyEmailRequest
+ */
+export type VerifyEmailRequest = Message<"latchkey.user.v1.VerifyEmailRequest"> & {
+  /**
+   * The code from the email.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.VerifyEmailRequest.
+ * Use `create(VerifyEmailRequestSchema)` to create a new message.
+ */
+export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 18);
+
+/**
+ * Response of VerifyEmail.
+ *
+ * @generated from message latchkey.user.v1.VerifyEmailResponse
+ */
+export type VerifyEmailResponse = Message<"latchkey.user.v1.VerifyEmailResponse"> & {
+  /**
+   * The user, now with `email_verified`.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.VerifyEmailResponse.
+ * Use `create(VerifyEmailResponseSchema)` to create a new message.
+ */
+export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 19);
+
+/**
+ * Request of ResendEmailVerification.
+ *
+ * @generated from message latchkey.user.v1.ResendEmailVerificationRequest
+ */
+export type ResendEmailVerificationRequest = Message<"latchkey.user.v1.ResendEmailVerificationRequest"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.ResendEmailVerificationRequest.
+ * Use `create(ResendEmailVerificationRequestSchema)` to create a new message.
+ */
+export const ResendEmailVerificationRequestSchema: GenMessage<ResendEmailVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 20);
+
+/**
+ * Response of ResendEmailVerification.
+ *
+ * @generated from message latchkey.user.v1.ResendEmailVerificationResponse
+ */
+export type ResendEmailVerificationResponse = Message<"latchkey.user.v1.ResendEmailVerificationResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.ResendEmailVerificationResponse.
+ * Use `create(ResendEmailVerificationResponseSchema)` to create a new message.
+ */
+export const ResendEmailVerificationResponseSchema: GenMessage<ResendEmailVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 21);
+
+/**
+ * Request of StartPhoneVerification.
+ *
+ * @generated from message latchkey.user.v1.StartPhoneVerificationRequest
+ */
+export type StartPhoneVerificationRequest = Message<"latchkey.user.v1.StartPhoneVerificationRequest"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.StartPhoneVerificationRequest.
+ * Use `create(StartPhoneVerificationRequestSchema)` to create a new message.
+ */
+export const StartPhoneVerificationRequestSchema: GenMessage<StartPhoneVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 22);
+
+/**
+ * Response of StartPhoneVerification.
+ *
+ * @generated from message latchkey.user.v1.StartPhoneVerificationResponse
+ */
+export type StartPhoneVerificationResponse = Message<"latchkey.user.v1.StartPhoneVerificationResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.StartPhoneVerificationResponse.
+ * Use `create(StartPhoneVerificationResponseSchema)` to create a new message.
+ */
+export const StartPhoneVerificationResponseSchema: GenMessage<StartPhoneVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 23);
+
+/**
+ * Request of CompletePhoneVerification.
+ *
+ * @generated from message latchkey.user.v1.CompletePhoneVerificationRequest
+ */
+export type CompletePhoneVerificationRequest = Message<"latchkey.user.v1.CompletePhoneVerificationRequest"> & {
+  /**
+   * The code from the SMS.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.CompletePhoneVerificationRequest.
+ * Use `create(CompletePhoneVerificationRequestSchema)` to create a new message.
+ */
+export const CompletePhoneVerificationRequestSchema: GenMessage<CompletePhoneVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 24);
+
+/**
+ * Response of CompletePhoneVerification.
+ *
+ * @generated from message latchkey.user.v1.CompletePhoneVerificationResponse
+ */
+export type CompletePhoneVerificationResponse = Message<"latchkey.user.v1.CompletePhoneVerificationResponse"> & {
+  /**
+   * The user, now with `phone_verified`.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.CompletePhoneVerificationResponse.
+ * Use `create(CompletePhoneVerificationResponseSchema)` to create a new message.
+ */
+export const CompletePhoneVerificationResponseSchema: GenMessage<CompletePhoneVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 25);
+
+/**
+ * Request of SetAvatar.
+ *
+ * @generated from message latchkey.user.v1.SetAvatarRequest
+ */
+export type SetAvatarRequest = Message<"latchkey.user.v1.SetAvatarRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The image: PNG, JPEG or WebP, at most 1 MiB.
+   *
+   * @generated from field: bytes image = 2;
+   */
+  image: Uint8Array;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetAvatarRequest.
+ * Use `create(SetAvatarRequestSchema)` to create a new message.
+ */
+export const SetAvatarRequestSchema: GenMessage<SetAvatarRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 26);
+
+/**
+ * Response of SetAvatar.
+ *
+ * @generated from message latchkey.user.v1.SetAvatarResponse
+ */
+export type SetAvatarResponse = Message<"latchkey.user.v1.SetAvatarResponse"> & {
+  /**
+   * The stored avatar.
+   *
+   * @generated from field: latchkey.user.v1.Avatar avatar = 1;
+   */
+  avatar?: Avatar | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetAvatarResponse.
+ * Use `create(SetAvatarResponseSchema)` to create a new message.
+ */
+export const SetAvatarResponseSchema: GenMessage<SetAvatarResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 27);
+
+/**
+ * Request of GetAvatar.
+ *
+ * @generated from message latchkey.user.v1.GetAvatarRequest
+ */
+export type GetAvatarRequest = Message<"latchkey.user.v1.GetAvatarRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.GetAvatarRequest.
+ * Use `create(GetAvatarRequestSchema)` to create a new message.
+ */
+export const GetAvatarRequestSchema: GenMessage<GetAvatarRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 28);
+
+/**
+ * Response of GetAvatar.
+ *
+ * @generated from message latchkey.user.v1.GetAvatarResponse
+ */
+export type GetAvatarResponse = Message<"latchkey.user.v1.GetAvatarResponse"> & {
+  /**
+   * The avatar's description.
+   *
+   * @generated from field: latchkey.user.v1.Avatar avatar = 1;
+   */
+  avatar?: Avatar | undefined;
+
+  /**
+   * The image bytes.
+   *
+   * @generated from field: bytes image = 2;
+   */
+  image: Uint8Array;
+};
+
+/**
+ * Describes the message latchkey.user.v1.GetAvatarResponse.
+ * Use `create(GetAvatarResponseSchema)` to create a new message.
+ */
+export const GetAvatarResponseSchema: GenMessage<GetAvatarResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 29);
+
+/**
+ * Request of DeleteAvatar.
+ *
+ * @generated from message latchkey.user.v1.DeleteAvatarRequest
+ */
+export type DeleteAvatarRequest = Message<"latchkey.user.v1.DeleteAvatarRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteAvatarRequest.
+ * Use `create(DeleteAvatarRequestSchema)` to create a new message.
+ */
+export const DeleteAvatarRequestSchema: GenMessage<DeleteAvatarRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 30);
+
+/**
+ * Response of DeleteAvatar.
+ *
+ * @generated from message latchkey.user.v1.DeleteAvatarResponse
+ */
+export type DeleteAvatarResponse = Message<"latchkey.user.v1.DeleteAvatarResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteAvatarResponse.
+ * Use `create(DeleteAvatarResponseSchema)` to create a new message.
+ */
+export const DeleteAvatarResponseSchema: GenMessage<DeleteAvatarResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 31);
+
+/**
+ * Request of ListSettings.
+ *
+ * @generated from message latchkey.user.v1.ListSettingsRequest
+ */
+export type ListSettingsRequest = Message<"latchkey.user.v1.ListSettingsRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Only settings of this category; empty for all.
+   *
+   * @generated from field: string category = 2;
+   */
+  category: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.ListSettingsRequest.
+ * Use `create(ListSettingsRequestSchema)` to create a new message.
+ */
+export const ListSettingsRequestSchema: GenMessage<ListSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 32);
+
+/**
+ * Response of ListSettings.
+ *
+ * @generated from message latchkey.user.v1.ListSettingsResponse
+ */
+export type ListSettingsResponse = Message<"latchkey.user.v1.ListSettingsResponse"> & {
+  /**
+   * The settings, ordered by category, group and name.
+   *
+   * @generated from field: repeated latchkey.user.v1.Setting settings = 1;
+   */
+  settings: Setting[];
+};
+
+/**
+ * Describes the message latchkey.user.v1.ListSettingsResponse.
+ * Use `create(ListSettingsResponseSchema)` to create a new message.
+ */
+export const ListSettingsResponseSchema: GenMessage<ListSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 33);
+
+/**
+ * Request of SetSetting.
+ *
+ * @generated from message latchkey.user.v1.SetSettingRequest
+ */
+export type SetSettingRequest = Message<"latchkey.user.v1.SetSettingRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The setting. Category, group and name are 1 to 64 letters, digits, "_",
+   * "-" or "."; the value at most 4096 bytes and must parse as the type.
+   * `read_only` may be set only by admins.
+   *
+   * @generated from field: latchkey.user.v1.Setting setting = 2;
+   */
+  setting?: Setting | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetSettingRequest.
+ * Use `create(SetSettingRequestSchema)` to create a new message.
+ */
+export const SetSettingRequestSchema: GenMessage<SetSettingRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 34);
+
+/**
+ * Response of SetSetting.
+ *
+ * @generated from message latchkey.user.v1.SetSettingResponse
+ */
+export type SetSettingResponse = Message<"latchkey.user.v1.SetSettingResponse"> & {
+  /**
+   * The stored setting.
+   *
+   * @generated from field: latchkey.user.v1.Setting setting = 1;
+   */
+  setting?: Setting | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetSettingResponse.
+ * Use `create(SetSettingResponseSchema)` to create a new message.
+ */
+export const SetSettingResponseSchema: GenMessage<SetSettingResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 35);
+
+/**
+ * Request of DeleteSetting.
+ *
+ * @generated from message latchkey.user.v1.DeleteSettingRequest
+ */
+export type DeleteSettingRequest = Message<"latchkey.user.v1.DeleteSettingRequest"> & {
+  /**
+   * The user's id; empty means the caller.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The setting's category.
+   *
+   * @generated from field: string category = 2;
+   */
+  category: string;
+
+  /**
+   * The setting's group.
+   *
+   * @generated from field: string group = 3;
+   */
+  group: string;
+
+  /**
+   * The setting's name.
+   *
+   * @generated from field: string name = 4;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteSettingRequest.
+ * Use `create(DeleteSettingRequestSchema)` to create a new message.
+ */
+export const DeleteSettingRequestSchema: GenMessage<DeleteSettingRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 36);
+
+/**
+ * Response of DeleteSetting.
+ *
+ * @generated from message latchkey.user.v1.DeleteSettingResponse
+ */
+export type DeleteSettingResponse = Message<"latchkey.user.v1.DeleteSettingResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.user.v1.DeleteSettingResponse.
+ * Use `create(DeleteSettingResponseSchema)` to create a new message.
+ */
+export const DeleteSettingResponseSchema: GenMessage<DeleteSettingResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 37);
+
+/**
+ * Request of SetRoles.
+ *
+ * @generated from message latchkey.user.v1.SetRolesRequest
+ */
+export type SetRolesRequest = Message<"latchkey.user.v1.SetRolesRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * The organisation the role applies to; default the caller's active one.
+   *
+   * @generated from field: string organisation_id = 2;
+   */
+  organisationId: string;
+
+  /**
+   * The user's roles: at most one of "owner", "admin" or "member" for the
+   * organisation, plus "super_admin" (granted and removed by super-admins
+   * only). The user must already be a member of the organisation.
+   *
+   * @generated from field: repeated string roles = 3;
+   */
+  roles: string[];
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetRolesRequest.
+ * Use `create(SetRolesRequestSchema)` to create a new message.
+ */
+export const SetRolesRequestSchema: GenMessage<SetRolesRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 38);
+
+/**
+ * Response of SetRoles.
+ *
+ * @generated from message latchkey.user.v1.SetRolesResponse
+ */
+export type SetRolesResponse = Message<"latchkey.user.v1.SetRolesResponse"> & {
+  /**
+   * The user after the change, with the roles in that organisation.
+   *
+   * @generated from field: latchkey.user.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message latchkey.user.v1.SetRolesResponse.
+ * Use `create(SetRolesResponseSchema)` to create a new message.
+ */
+export const SetRolesResponseSchema: GenMessage<SetRolesResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_user_v1_user_service, 39);
+
+/**
  * UserService manages accounts: registration, profiles, verification of email
  * and phone, avatars, settings and the account state.
  *
@@ -113,7 +1037,8 @@ export const UserService: GenService<{
    * profile (minimum length and strength, not in the list of common or
    * breached passwords); otherwise the call fails with `invalid_argument`
    * carrying the strength feedback. An email address that is already
-   * registered fails with `already_exists`.
+   * registered fails with `already_exists`. A verification code is emailed to
+   * the new address.
    *
    * @generated from rpc latchkey.user.v1.UserService.CreateUser
    */
@@ -121,6 +1046,211 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof CreateUserRequestSchema;
     output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * Returns a user. Users read themselves; organisation admins read the
+   * members of their organisations; super-admins read anyone. Any other id
+   * answers `not_found`, whether or not it exists.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * Changes a user's profile fields named in `update_mask`. Users update
+   * themselves; admins update the members of their organisations. State
+   * fields (state, roles, organisation, verification) are not writable here.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * Deletes a user and everything that belongs only to them; all sessions end
+   * at once. Users delete themselves; admins delete users who belong to no
+   * organisation outside theirs; super-admins delete anyone.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * Lists users: the members of the caller's active organisation (or of
+   * `organisation_id`), or every user for super-admins.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * Suspends a user: they cannot sign in, their sessions end, and their live
+   * tokens validate as inactive at once. Reversible with UnsuspendUser.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.SuspendUser
+   */
+  suspendUser: {
+    methodKind: "unary";
+    input: typeof SuspendUserRequestSchema;
+    output: typeof SuspendUserResponseSchema;
+  },
+  /**
+   * Lifts a suspension.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.UnsuspendUser
+   */
+  unsuspendUser: {
+    methodKind: "unary";
+    input: typeof UnsuspendUserRequestSchema;
+    output: typeof UnsuspendUserResponseSchema;
+  },
+  /**
+   * Blocks a user for abuse: like a suspension, but only super-admins lift it.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.BlockUser
+   */
+  blockUser: {
+    methodKind: "unary";
+    input: typeof BlockUserRequestSchema;
+    output: typeof BlockUserResponseSchema;
+  },
+  /**
+   * Lifts a block. Super-admins only.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.UnblockUser
+   */
+  unblockUser: {
+    methodKind: "unary";
+    input: typeof UnblockUserRequestSchema;
+    output: typeof UnblockUserResponseSchema;
+  },
+  /**
+   * Confirms the caller's email address with the code emailed to it. Codes
+   * are single use, expire after 24 hours and die after 5 wrong attempts.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.VerifyEmail
+   */
+  verifyEmail: {
+    methodKind: "unary";
+    input: typeof VerifyEmailRequestSchema;
+    output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Emails a fresh verification code to the caller's address. The previous
+   * code stops working. Sends are rate limited.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.ResendEmailVerification
+   */
+  resendEmailVerification: {
+    methodKind: "unary";
+    input: typeof ResendEmailVerificationRequestSchema;
+    output: typeof ResendEmailVerificationResponseSchema;
+  },
+  /**
+   * Sends a verification code by SMS to the caller's phone number. Codes
+   * expire after 10 minutes and die after 5 wrong attempts.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.StartPhoneVerification
+   */
+  startPhoneVerification: {
+    methodKind: "unary";
+    input: typeof StartPhoneVerificationRequestSchema;
+    output: typeof StartPhoneVerificationResponseSchema;
+  },
+  /**
+   * Confirms the caller's phone number with the SMS code.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.CompletePhoneVerification
+   */
+  completePhoneVerification: {
+    methodKind: "unary";
+    input: typeof CompletePhoneVerificationRequestSchema;
+    output: typeof CompletePhoneVerificationResponseSchema;
+  },
+  /**
+   * Sets a user's avatar: a PNG, JPEG or WebP image of at most 1 MiB, checked
+   * by its content (not by any name or declared type).
+   *
+   * @generated from rpc latchkey.user.v1.UserService.SetAvatar
+   */
+  setAvatar: {
+    methodKind: "unary";
+    input: typeof SetAvatarRequestSchema;
+    output: typeof SetAvatarResponseSchema;
+  },
+  /**
+   * Returns a user's avatar image.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.GetAvatar
+   */
+  getAvatar: {
+    methodKind: "unary";
+    input: typeof GetAvatarRequestSchema;
+    output: typeof GetAvatarResponseSchema;
+  },
+  /**
+   * Removes a user's avatar.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.DeleteAvatar
+   */
+  deleteAvatar: {
+    methodKind: "unary";
+    input: typeof DeleteAvatarRequestSchema;
+    output: typeof DeleteAvatarResponseSchema;
+  },
+  /**
+   * Lists a user's settings.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.ListSettings
+   */
+  listSettings: {
+    methodKind: "unary";
+    input: typeof ListSettingsRequestSchema;
+    output: typeof ListSettingsResponseSchema;
+  },
+  /**
+   * Creates or replaces a setting. Users cannot change read-only settings;
+   * only admins create or change them.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.SetSetting
+   */
+  setSetting: {
+    methodKind: "unary";
+    input: typeof SetSettingRequestSchema;
+    output: typeof SetSettingResponseSchema;
+  },
+  /**
+   * Deletes a setting. Users cannot delete read-only settings.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.DeleteSetting
+   */
+  deleteSetting: {
+    methodKind: "unary";
+    input: typeof DeleteSettingRequestSchema;
+    output: typeof DeleteSettingResponseSchema;
+  },
+  /**
+   * Sets a user's role in an organisation, and the super-admin role. Admins
+   * set roles in their organisations up to their own; only super-admins grant
+   * "super_admin". The last owner of an organisation cannot be demoted.
+   *
+   * @generated from rpc latchkey.user.v1.UserService.SetRoles
+   */
+  setRoles: {
+    methodKind: "unary";
+    input: typeof SetRolesRequestSchema;
+    output: typeof SetRolesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latchkey_user_v1_user_service, 0);

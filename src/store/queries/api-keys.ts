@@ -1,0 +1,71 @@
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "../database.js";
+import { apiKeys, memberships, users } from "../schema/index.js";
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+export function insertApiKey(db: Db, row: typeof apiKeys.$inferInsert) {
+  return db.insert(apiKeys).values(row);
+}
+
+/** A key with what deciding its use needs: its owner's state and role in the key's organisation. */
+export interface ApiKeyWithOwner {
+  key: ApiKeyRow;
+  ownerState: "active" | "suspended" | "blocked";
+  ownerSuperAdmin: boolean;
+  organisationRole: "member" | "admin" | "owner" | null;
+}
+
+export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKeyWithOwner | undefined> {
+  return findApiKeyWhere(db, eq(apiKeys.prefix, prefix));
+}
+
+export async function findApiKeyById(db: Db, id: string): Promise<ApiKeyWithOwner | undefined> {
+  return findApiKeyWhere(db, eq(apiKeys.id, id));
+}
+
+async function findApiKeyWhere(db: Db, condition: ReturnType<typeof eq>): Promise<ApiKeyWithOwner | undefined> {
+  return db
+    .select({ key: apiKeys, ownerState: users.state, ownerSuperAdmin: users.superAdmin, organisationRole: memberships.role })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .leftJoin(memberships, and(eq(memberships.userId, apiKeys.userId), eq(memberships.organisationId, apiKeys.organisationId)))
+    .where(condition)
+    .get();
+}
+
+export async function listApiKeys(db: Db, scope: { userId?: string; organisationId?: string }, limit: number, before?: { createdAt: number; id: string }) {
+  const conditions = [isNull(apiKeys.revokedAt)];
+  if (scope.userId) conditions.push(eq(apiKeys.userId, scope.userId));
+  if (scope.organisationId) conditions.push(eq(apiKeys.organisationId, scope.organisationId));
+  if (before) {
+    conditions.push(or(lt(apiKeys.createdAt, before.createdAt), and(eq(apiKeys.createdAt, before.createdAt), lt(apiKeys.id, before.id)))!);
+  }
+  return db
+    .select()
+    .from(apiKeys)
+    .where(and(...conditions))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+    .limit(limit)
+    .all();
+}
+
+export function revokeApiKey(db: Db, id: string, now: number) {
+  return db
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+}
+
+/** Records use at most once a minute per key, so busy keys cost no write per call. */
+export function touchApiKey(db: Db, id: string, now: number) {
+  return db
+    .update(apiKeys)
+    .set({ lastUsedAt: now })
+    .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`${now - 60_000}`))));
+}
+
+export function isApiKeyNameTaken(error: unknown): boolean {
+  return /UNIQUE constraint failed: api_keys\.user_id, api_keys\.name/.test(`${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`);
+}
