@@ -19,6 +19,8 @@ import { createSignIn } from "./services/auth/sign-in.js";
 import { createKeyRing } from "./services/tokens/key-ring.js";
 import { createTokenService } from "./services/tokens/token-service.js";
 import { bootstrapSuperAdmin } from "./services/user/bootstrap.js";
+import type { ServiceDeps } from "./services/deps.js";
+import { createOrganisationService } from "./services/organisation/index.js";
 import { createUserService } from "./services/user/index.js";
 import { createRegistration } from "./services/user/register.js";
 import type { Database } from "./store/database.js";
@@ -76,10 +78,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
   const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
+  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, register, signIn, apiKeys, pageTokenKey };
   const impls = {
-    auth: createAuthService({ database, tokens, signIn, apiKeys }),
-    user: createUserService({ register }),
-    organisation: {},
+    auth: createAuthService(shared),
+    user: createUserService(shared),
+    organisation: createOrganisationService(shared),
   };
   return {
     routes: (router) => registerServices(router, impls),

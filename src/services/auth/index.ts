@@ -7,23 +7,14 @@ import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latc
 import { DomainError, Reason, invalidCredentials, notFound } from "../../domain/errors.js";
 import type { Actor, AuthenticatedActor } from "../../domain/actor.js";
 import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
-import type { Database } from "../../store/database.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
 import { kActor, kRequestMeta } from "../context.js";
-import type { ClientInfo, TokenService } from "../tokens/token-service.js";
+import type { ServiceDeps } from "../deps.js";
+import type { ClientInfo } from "../tokens/token-service.js";
 import { toProtoUser } from "../user/to-proto.js";
-import type { ApiKeys } from "./api-keys.js";
-import type { SignIn } from "./sign-in.js";
 import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
-
-export interface AuthServiceDeps {
-  database: Database;
-  tokens: TokenService;
-  signIn: SignIn;
-  apiKeys: ApiKeys;
-}
 
 function clientOf(ctx: HandlerContext): ClientInfo {
   const meta = ctx.values.get(kRequestMeta);
@@ -46,7 +37,7 @@ function userOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
   return actor;
 }
 
-export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
+export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthService> {
   const { database, tokens, signIn, apiKeys } = deps;
   return {
     async checkPasswordStrength(req) {
