@@ -8,6 +8,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Hono } from "hono";
 import type { Config } from "./config.js";
+import type { MailTransport } from "./domain/delivery.js";
 import type { Logger } from "./domain/logger.js";
 import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
 import { createAuthenticator } from "./services/access/authenticate.js";
@@ -19,6 +20,8 @@ import { createSignIn } from "./services/auth/sign-in.js";
 import { createKeyRing } from "./services/tokens/key-ring.js";
 import { createTokenService } from "./services/tokens/token-service.js";
 import { bootstrapSuperAdmin } from "./services/user/bootstrap.js";
+import { createOutbox } from "./services/delivery/outbox.js";
+import { createSmsWebhookTransport } from "./services/delivery/sms-webhook.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createOrganisationService } from "./services/organisation/index.js";
 import { createUserService } from "./services/user/index.js";
@@ -39,6 +42,8 @@ export interface AppDeps {
   random?: Random;
   /** Which runtime serves the app; reported by GetSystemInfo and logs. */
   runtime: "node" | "worker";
+  /** Sends email; only the Node runtime has one (SMTP). Without it, mail stays in the outbox. */
+  mail?: MailTransport | undefined;
 }
 
 export interface App {
@@ -78,7 +83,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
   const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
-  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, register, signIn, apiKeys, pageTokenKey };
+  const outbox = createOutbox({
+    database,
+    clock,
+    random,
+    logger,
+    mail: deps.mail,
+    sms: config.smsWebhookUrl ? createSmsWebhookTransport(config.smsWebhookUrl) : undefined,
+  });
+  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, register, signIn, apiKeys, pageTokenKey, outbox };
   const impls = {
     auth: createAuthService(shared),
     user: createUserService(shared),
@@ -100,6 +113,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ready: () => database.ping().then(() => true, () => false),
     }),
     maxMessageBytes: config.maxMessageBytes,
-    housekeeping: createHousekeeping({ database, clock, logger }),
+    housekeeping: createHousekeeping({ database, clock, logger, outbox }),
   };
 }

@@ -22,6 +22,10 @@ export const Reason = {
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
   PERMISSION_DENIED: "PERMISSION_DENIED",
   NOT_FOUND: "NOT_FOUND",
+  /** Unknown, used, expired or someone else's invitation: deliberately one answer. */
+  INVITATION_INVALID: "INVITATION_INVALID",
+  /** The change would leave an organisation without an owner. */
+  LAST_OWNER: "LAST_OWNER",
   EMAIL_TAKEN: "EMAIL_TAKEN",
   PRECONDITION_FAILED: "PRECONDITION_FAILED",
   HASHING_BUSY: "HASHING_BUSY",

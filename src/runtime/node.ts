@@ -13,6 +13,7 @@ import { createJsonLogger, type Logger } from "../domain/logger.js";
 import { openLibsql } from "../store/open-libsql.js";
 import { createNodeArgon2Hasher } from "./argon2-node.js";
 import { startNodeServer } from "./node-server.js";
+import { createSmtpMailTransport, noReplySender } from "./smtp-mail.js";
 
 const KEY_FILE = "latchkey.key";
 const HOUSEKEEPING_INTERVAL_MS = 15 * 60 * 1000;
@@ -43,7 +44,8 @@ export async function main(env: Env = process.env): Promise<Running> {
       maxConcurrent: config.maxConcurrentHashes,
       maxQueued: config.maxQueuedHashes,
     });
-    const app = await createApp({ config, database, hasher, keyEncryptionKey, logger, runtime: "node" });
+    const mail = config.smtpUrl ? createSmtpMailTransport(config.smtpUrl, { from: noReplySender(config.issuer) }) : undefined;
+    const app = await createApp({ config, database, hasher, keyEncryptionKey, logger, runtime: "node", mail });
     const server = await startNodeServer(app, {
       port: config.port,
       ready: () => database.ping().then(

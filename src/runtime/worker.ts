@@ -66,6 +66,11 @@ async function start(env: WorkerEnv): Promise<Ready> {
       );
     }
     if (env.DB === undefined) throw new StartupError("the D1 binding DB is missing; see [[d1_databases]] in wrangler.toml");
+    if (config.smtpUrl) {
+      // Workers cannot open SMTP connections; mail stays in the outbox for a
+      // Node instance (or another sender) to deliver.
+      logger.warn("worker.smtp_unsupported", { detail: "SMTP_URL is ignored on Workers; emails stay in the outbox" });
+    }
     const app = await createApp({
       config,
       database: openD1(env.DB),

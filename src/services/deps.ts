@@ -8,6 +8,7 @@ import type { Clock, PasswordHasher, Random } from "../domain/ports.js";
 import type { Database } from "../store/database.js";
 import type { ApiKeys } from "./auth/api-keys.js";
 import type { SignIn } from "./auth/sign-in.js";
+import type { Outbox } from "./delivery/outbox.js";
 import type { KeyRing } from "./tokens/key-ring.js";
 import type { TokenService } from "./tokens/token-service.js";
 import type { Register } from "./user/register.js";
@@ -26,4 +27,9 @@ export interface ServiceDeps {
   apiKeys: ApiKeys;
   /** HMAC key of page tokens, derived from the key-encryption key. */
   pageTokenKey: Uint8Array;
+  /**
+   * Email and SMS: put `outbox.email(...).statement` in the change's batch,
+   * then `outbox.deliver([id])` once the batch has committed.
+   */
+  outbox: Outbox;
 }

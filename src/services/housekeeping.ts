@@ -6,6 +6,7 @@
 import type { Clock } from "../domain/ports.js";
 import type { Logger } from "../domain/logger.js";
 import type { Database } from "../store/database.js";
+import type { Outbox } from "./delivery/outbox.js";
 import { deleteEndedSessions, forgetSealedSuccessors } from "../store/queries/sessions.js";
 
 /** Ended sessions stay listable (and explain audit rows) for this long. */
@@ -16,18 +17,21 @@ const KEEP_SEALED_SUCCESSOR_MS = 10 * 60 * 1000;
 export interface HousekeepingReport {
   sessionsDeleted: number;
   successorsForgotten: number;
+  /** Outbox messages retried (sent now). */
+  messagesSent: number;
 }
 
-export function createHousekeeping(deps: { database: Database; clock: Clock; logger: Logger }) {
-  const { database, clock, logger } = deps;
+export function createHousekeeping(deps: { database: Database; clock: Clock; logger: Logger; outbox: Outbox }) {
+  const { database, clock, logger, outbox } = deps;
   return async function housekeeping(): Promise<HousekeepingReport> {
     const now = clock.now();
     const [sessions, successors] = await database.batch([
       deleteEndedSessions(database.db, now - KEEP_ENDED_SESSIONS_MS),
       forgetSealedSuccessors(database.db, now - KEEP_SEALED_SUCCESSOR_MS),
     ]);
-    const report = { sessionsDeleted: sessions.length, successorsForgotten: successors.length };
-    logger.info("housekeeping", { sessions_deleted: report.sessionsDeleted, successors_forgotten: report.successorsForgotten });
+    const delivery = await outbox.flush({ limit: 50 });
+    const report = { sessionsDeleted: sessions.length, successorsForgotten: successors.length, messagesSent: delivery.sent };
+    logger.info("housekeeping", { sessions_deleted: report.sessionsDeleted, successors_forgotten: report.successorsForgotten, messages_sent: report.messagesSent });
     return report;
   };
 }

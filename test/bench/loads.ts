@@ -5,6 +5,10 @@
  */
 import autocannon, { type Options } from "autocannon";
 import type { RpcClient } from "./client.js";
+import type { CpuWindow } from "./cpu.js";
+
+/** Starts a CPU window; the function it returns closes it. */
+export type CpuProbe = () => Promise<() => Promise<CpuWindow>>;
 
 export interface LoadFigures {
   connections: number;
@@ -22,6 +26,13 @@ export interface LoadFigures {
   timeouts: number;
   statusCodes: Record<string, number>;
   seconds: number;
+  cpu?: CpuWindow & { serverUsPerAnswer: number };
+}
+
+function withCpu<T extends LoadFigures>(figures: T, cpu: CpuWindow | undefined): T {
+  if (!cpu) return figures;
+  const answers = figures.rps * figures.seconds;
+  return { ...figures, cpu: { ...cpu, serverUsPerAnswer: answers > 0 ? (cpu.serverMs * 1000) / answers : Number.NaN } };
 }
 
 export function percentile(sorted: Float64Array, p: number): number {
@@ -54,8 +65,7 @@ function cannon(options: Options) {
   return { instance, latencies };
 }
 
-/** A warm-up run (discarded), then the measured run. */
-export async function runFixed(load: FixedLoad): Promise<LoadFigures> {
+function optionsOf(load: FixedLoad): Options {
   const options: Options = {
     url: load.url,
     method: load.method ?? "GET",
@@ -64,8 +74,15 @@ export async function runFixed(load: FixedLoad): Promise<LoadFigures> {
     timeout: 20,
   };
   if (load.body !== undefined) options.body = load.body;
-  if ((load.warmupSeconds ?? 1) > 0) await cannon({ ...options, duration: load.warmupSeconds ?? 1 }).instance;
-  const { instance, latencies } = cannon({ ...options, duration: load.seconds });
+  return options;
+}
+
+async function warmUp(load: FixedLoad): Promise<void> {
+  if ((load.warmupSeconds ?? 1) > 0) await cannon({ ...optionsOf(load), duration: load.warmupSeconds ?? 1 }).instance;
+}
+
+async function measure(load: FixedLoad): Promise<LoadFigures> {
+  const { instance, latencies } = cannon({ ...optionsOf(load), duration: load.seconds });
   const result = await instance;
   const sorted = sortedOf(latencies);
   const statusCodes: Record<string, number> = {};
@@ -86,6 +103,23 @@ export async function runFixed(load: FixedLoad): Promise<LoadFigures> {
   };
 }
 
+/** A warm-up run (discarded), then the measured run. */
+export async function runFixed(load: FixedLoad, probe?: CpuProbe): Promise<LoadFigures> {
+  await warmUp(load);
+  const close = await probe?.();
+  const figures = await measure(load);
+  return withCpu(figures, await close?.());
+}
+
+/** Two fixed loads at once, warmed up together and measured over the same window. */
+export async function runTogether(a: FixedLoad, b: FixedLoad, probe?: CpuProbe): Promise<[LoadFigures, LoadFigures]> {
+  await Promise.all([warmUp(a), warmUp(b)]);
+  const close = await probe?.();
+  const figures = await Promise.all([measure(a), measure(b)]);
+  const cpu = await close?.();
+  return [withCpu(figures[0], cpu), figures[1]];
+}
+
 export interface ClosedLoopWorker {
   /** One call; resolves with the HTTP status of the answer. */
   step(client: RpcClient): Promise<number>;
@@ -100,20 +134,22 @@ const MAX_CONSECUTIVE_FAILURES = 3;
 
 /**
  * Each worker calls step() again as soon as the previous call is answered,
- * until the time is up; answers that arrive in the measured window (after
- * the warm-up) are counted, with their latencies.
+ * until the time is up. A warm-up round runs first with the same workers;
+ * then answers that arrive in the measured window are counted.
  */
 export async function runClosedLoop(
   client: RpcClient,
   workers: ClosedLoopWorker[],
   options: { seconds: number; warmupSeconds: number },
+  probe?: CpuProbe,
 ): Promise<ClosedLoopFigures> {
+  if (options.warmupSeconds > 0) await runClosedLoop(client, workers, { seconds: options.warmupSeconds, warmupSeconds: 0 });
+  const close = await probe?.();
   const latencies: number[] = [];
   const statusCodes: Record<string, number> = {};
   let errors = 0;
   let stalledWorkers = 0;
-  const begin = performance.now();
-  const measureFrom = begin + options.warmupSeconds * 1000;
+  const measureFrom = performance.now();
   const end = measureFrom + options.seconds * 1000;
 
   await Promise.all(
@@ -144,7 +180,8 @@ export async function runClosedLoop(
   const sorted = sortedOf(latencies);
   const seconds = options.seconds;
   const answered = Object.values(statusCodes).reduce((sum, n) => sum + n, 0);
-  return {
+  const cpu = await close?.();
+  return withCpu({
     connections: workers.length,
     rps: answered / seconds,
     okRps: latencies.length / seconds,
@@ -158,10 +195,5 @@ export async function runClosedLoop(
     statusCodes,
     seconds,
     stalledWorkers,
-  };
-}
-
-/** Two fixed loads at once, both measured over the same window. */
-export async function runTogether(a: FixedLoad, b: FixedLoad): Promise<[LoadFigures, LoadFigures]> {
-  return Promise.all([runFixed(a), runFixed(b)]);
+  }, cpu);
 }

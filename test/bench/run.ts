@@ -6,9 +6,10 @@
  *
  * Knobs (environment):
  *   BENCH_SECONDS       measured seconds per load (default 5; each has a 1 s warm-up)
- *   BENCH_ONLY          comma list of phases: baseline,validate,signin,refresh,mixed
+ *   BENCH_ONLY          comma list of phases: baseline,validate,floor,signin,refresh,mixed
  *   BENCH_SERVER_ROOT   project directory whose server to start (default: this one)
  *   BENCH_SERVER_FLAGS  extra Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   BENCH_SERVER_ENV    extra server environment, e.g. "UV_THREADPOOL_SIZE=8 LATCHKEY_MAX_CONCURRENT_HASHES=2"
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { measureArgon2Ceiling, type Argon2Ceiling } from "./argon2.js";
+import { cpuWindow } from "./cpu.js";
 import { createRpcClient, METHODS, tokensOf, type RpcClient, type TokenPair } from "./client.js";
 import { runClosedLoop, runFixed, runTogether, type ClosedLoopFigures, type ClosedLoopWorker, type LoadFigures } from "./loads.js";
 import { fmt, renderTable, type Row } from "./report.js";
@@ -24,8 +26,14 @@ import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVER_ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? ROOT);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,signin,refresh,mixed").split(",").map((s) => s.trim()));
+const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,signin,refresh,mixed").split(",").map((s) => s.trim()));
 const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+const SERVER_ENV = Object.fromEntries(
+  (process.env.BENCH_SERVER_ENV ?? "")
+    .split(" ")
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
 
 const TARGETS = {
   validateRatio: 0.5,
@@ -47,7 +55,12 @@ function log(message: string) {
 
 function describe(name: string, f: LoadFigures) {
   const extra = f.non2xx + f.errors + f.timeouts > 0 ? `  non2xx=${f.non2xx} errors=${f.errors} timeouts=${f.timeouts} ${JSON.stringify(f.statusCodes)}` : "";
-  log(`${name}: ${fmt.rps(f.okRps)} ok, p50 ${fmt.ms(f.p50)}, p99 ${fmt.ms(f.p99)}${extra}`);
+  const cpu = f.cpu ? `, server ${fmt.us(f.cpu.serverUsPerAnswer)} CPU/answer, others ${fmt.pct(f.cpu.othersShare)}` : "";
+  log(`${name}: ${fmt.rps(f.okRps)} ok, p50 ${fmt.ms(f.p50)}, p99 ${fmt.ms(f.p99)}${cpu}${extra}`);
+}
+
+function cpuCells(f: LoadFigures): Pick<Row, "cpu" | "others"> {
+  return f.cpu ? { cpu: fmt.us(f.cpu.serverUsPerAnswer), others: fmt.pct(f.cpu.othersShare) } : {};
 }
 
 function gitRevision(): string {
@@ -107,6 +120,8 @@ async function main() {
     loadAverageAtStart: loadavg(),
     revision: gitRevision(),
     serverRoot: SERVER_ROOT,
+    serverFlags: SERVER_FLAGS,
+    serverEnv: SERVER_ENV,
     secondsPerLoad: SECONDS,
     targets: TARGETS,
   };
@@ -115,7 +130,10 @@ async function main() {
   log(`argon2id ceiling (${availableParallelism()} cores)…`);
   const ceiling: Argon2Ceiling = await measureArgon2Ceiling(20);
   results.argon2 = ceiling;
-  log(`one hash: median ${fmt.ms(ceiling.medianMs)} → ceiling ${fmt.rps(ceiling.hashesPerSecond)}`);
+  log(
+    `one hash: median ${fmt.ms(ceiling.medianMs)} → ceiling ${fmt.rps(ceiling.hashesPerSecond)}; ` +
+      `${ceiling.parallel} in flight reach ${fmt.rps(ceiling.parallelHashesPerSecond)}`,
+  );
 
   let server: BenchServer | undefined;
   let client: RpcClient | undefined;
@@ -131,7 +149,7 @@ async function main() {
   process.once("SIGTERM", onSignal);
 
   try {
-    server = await startBenchServer({ root: SERVER_ROOT, nodeFlags: SERVER_FLAGS });
+    server = await startBenchServer({ root: SERVER_ROOT, nodeFlags: SERVER_FLAGS, env: SERVER_ENV });
     results.serverStartMs = server.startMs;
     log(`server pid ${server.pid} ready at ${server.url} after ${Math.round(server.startMs)} ms`);
     client = createRpcClient(server.url, 64);
@@ -139,6 +157,8 @@ async function main() {
     server.phase("setup");
     const fixture = await prepare(client);
     const url = server.url;
+    const pid = server.pid;
+    const probe = () => cpuWindow(pid);
     const validateLoad = (connections: number) => ({
       url: `${url}/${METHODS.validateToken}`,
       method: "POST" as const,
@@ -161,14 +181,18 @@ async function main() {
       let baseline: LoadFigures | undefined;
       if (PHASES.has("baseline")) {
         server.phase(`healthz-${connections}`);
-        baseline = await runFixed({ url: `${url}/healthz`, connections, seconds: SECONDS });
+        baseline = await runFixed({ url: `${url}/healthz`, connections, seconds: SECONDS }, probe);
         describe(`GET /healthz @${connections}`, baseline);
         results[`healthz_c${connections}`] = baseline;
-        rows.push({ figure: `GET /healthz @${connections} conn`, value: `${fmt.rps(baseline.okRps)}  p50 ${fmt.ms(baseline.p50)}  p99 ${fmt.ms(baseline.p99)}` });
+        rows.push({
+          figure: `GET /healthz @${connections} conn`,
+          value: `${fmt.rps(baseline.okRps)}  p50 ${fmt.ms(baseline.p50)}  p99 ${fmt.ms(baseline.p99)}`,
+          ...cpuCells(baseline),
+        });
       }
       if (PHASES.has("validate")) {
         server.phase(`validate-${connections}`);
-        const validate = await runFixed(validateLoad(connections));
+        const validate = await runFixed(validateLoad(connections), probe);
         describe(`ValidateToken @${connections}`, validate);
         const ratio = baseline ? validate.okRps / baseline.okRps : Number.NaN;
         results[`validate_c${connections}`] = { ...validate, ratioToBaseline: ratio };
@@ -178,24 +202,46 @@ async function main() {
           target: `≥ ${TARGETS.validateRatio}× healthz`,
           ratio: fmt.ratio(ratio),
           met: ratio >= TARGETS.validateRatio && validate.non2xx + validate.errors === 0,
+          ...cpuCells(validate),
         });
       }
+    }
+
+    // What any Connect RPC costs here: gRPC health Check through the same
+    // adapter and interceptors, whose handler only runs `select 1`.
+    if (PHASES.has("floor")) {
+      server.phase("connect-floor");
+      const floor = await runFixed(
+        { url: `${url}/grpc.health.v1.Health/Check`, method: "POST", headers: { "content-type": "application/json" }, body: "{}", connections: 32, seconds: SECONDS },
+        probe,
+      );
+      describe("Connect floor (Health/Check) @32", floor);
+      results.connectFloor_c32 = floor;
+      rows.push({
+        figure: "Connect floor: Health/Check @32",
+        value: `${fmt.rps(floor.okRps)}  p50 ${fmt.ms(floor.p50)}  p99 ${fmt.ms(floor.p99)}`,
+        ...cpuCells(floor),
+      });
     }
 
     // 3: SignIn against the argon2id ceiling.
     if (PHASES.has("signin")) {
       server.phase("signin");
-      const signIn = await runFixed(signInLoad);
+      const signIn = await runFixed(signInLoad, probe);
       describe(`SignIn @${SIGN_IN_CONNECTIONS}`, signIn);
       const ratio = signIn.okRps / ceiling.hashesPerSecond;
       results.signin = { ...signIn, ratioToCeiling: ratio };
-      rows.push({ figure: "argon2id ceiling", value: `${fmt.rps(ceiling.hashesPerSecond)}  (1 hash ${fmt.ms(ceiling.medianMs)} × ${ceiling.cores} cores)` });
+      rows.push({
+        figure: "argon2id ceiling",
+        value: `${fmt.rps(ceiling.hashesPerSecond)}  (1 hash ${fmt.ms(ceiling.medianMs)}, ${ceiling.cores} cores; ${ceiling.parallel} in flight: ${fmt.rps(ceiling.parallelHashesPerSecond)})`,
+      });
       rows.push({
         figure: `SignIn @${SIGN_IN_CONNECTIONS} conn`,
-        value: `${fmt.rps(signIn.okRps)}  p50 ${fmt.ms(signIn.p50)}  p99 ${fmt.ms(signIn.p99)}  non-2xx ${signIn.non2xx}`,
+        value: `${fmt.rps(signIn.okRps)}  p50 ${fmt.ms(signIn.p50)}  p99 ${fmt.ms(signIn.p99)}  non-2xx ${signIn.non2xx}  (${fmt.ratio(signIn.okRps / ceiling.parallelHashesPerSecond)} in-flight rate)`,
         target: `≥ ${TARGETS.signInRatio}× ceiling`,
         ratio: fmt.ratio(ratio),
         met: ratio >= TARGETS.signInRatio,
+        ...cpuCells(signIn),
       });
     }
 
@@ -203,7 +249,7 @@ async function main() {
     if (PHASES.has("refresh")) {
       server.phase("refresh");
       const workers = fixture.refreshSessions.map(refreshWorker);
-      const refresh: ClosedLoopFigures = await runClosedLoop(client, workers, { seconds: SECONDS, warmupSeconds: 1 });
+      const refresh: ClosedLoopFigures = await runClosedLoop(client, workers, { seconds: SECONDS, warmupSeconds: 1 }, probe);
       describe(`RefreshToken ×${workers.length} workers`, refresh);
       results.refresh = refresh;
       rows.push({
@@ -212,13 +258,14 @@ async function main() {
         target: `≥ ${fmt.rps(TARGETS.refreshRps)}`,
         ratio: fmt.ratio(refresh.okRps / TARGETS.refreshRps),
         met: refresh.okRps >= TARGETS.refreshRps && refresh.stalledWorkers === 0,
+        ...cpuCells(refresh),
       });
     }
 
     // 5: ValidateToken latency while SignIn keeps the hashing slots full.
     if (PHASES.has("mixed")) {
       server.phase("mixed");
-      const [signIn, validate] = await runTogether(signInLoad, validateLoad(MIXED_VALIDATE_CONNECTIONS));
+      const [signIn, validate] = await runTogether(signInLoad, validateLoad(MIXED_VALIDATE_CONNECTIONS), probe);
       describe(`mixed: SignIn @${SIGN_IN_CONNECTIONS}`, signIn);
       describe(`mixed: ValidateToken @${MIXED_VALIDATE_CONNECTIONS}`, validate);
       results.mixed = { signIn, validate };
@@ -228,6 +275,7 @@ async function main() {
         target: `p99 ≤ ${TARGETS.mixedValidateP99Ms} ms`,
         ratio: fmt.ratio(validate.p99 / TARGETS.mixedValidateP99Ms),
         met: validate.p99 <= TARGETS.mixedValidateP99Ms,
+        ...(signIn.cpu ? { others: fmt.pct(signIn.cpu.othersShare) } : {}),
       });
     }
 
@@ -243,6 +291,7 @@ async function main() {
     });
     results.peakRssByPhaseMiB = Object.fromEntries(Object.entries(memory.byPhase).map(([phase, kib]) => [phase, Math.round(kib / 102.4) / 10]));
     results.serverOutput = server.output.slice(-50);
+    results.loadAverageAtEnd = loadavg();
     if (server.output.length > 0) log(`the server wrote ${server.output.length} line(s); last: ${server.output.at(-1)}`);
   } finally {
     await cleanUp();

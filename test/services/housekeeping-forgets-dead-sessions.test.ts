@@ -18,11 +18,11 @@ it("wipes sealed successors after the grace window and deletes long-ended sessio
   await auth.refreshToken({ refreshToken: signedIn.result.value.refreshToken });
   expect((await env.database.db.select().from(refreshTokens).all()).filter((t) => t.successorSealed !== null)).toHaveLength(1);
 
-  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 0, successorsForgotten: 0 });
+  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 });
   clock.advance(11 * 60 * 1000);
-  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 0, successorsForgotten: 1 });
+  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 0, successorsForgotten: 1, messagesSent: 0 });
   clock.advance(31 * 24 * 3600 * 1000);
-  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 1, successorsForgotten: 0 });
+  expect(await env.app.housekeeping()).toEqual({ sessionsDeleted: 1, successorsForgotten: 0, messagesSent: 0 });
   expect(await env.database.db.select().from(sessions).all()).toHaveLength(0);
   expect(await env.database.db.select().from(refreshTokens).all()).toHaveLength(0);
 });
