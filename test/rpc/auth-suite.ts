@@ -291,6 +291,21 @@ export function defineAuthSuite(start: () => Promise<RpcTarget>): void {
       expect((await rpcError(auth.getCurrentUser({}, { headers: { "x-api-key": forged } }))).code).toBe(Code.Unauthenticated);
     });
 
+    it("pages through keys newest first with signed page tokens", async () => {
+      const { tokens } = await signUp("keys-paging");
+      for (const name of ["one", "two", "three"]) await auth.createApiKey({ name, permissions: ["users.read"] }, bearer(tokens.accessToken));
+      const first = await auth.listApiKeys({ pageSize: 2 }, bearer(tokens.accessToken));
+      expect(first.apiKeys).toHaveLength(2);
+      expect(first.nextPageToken).not.toBe("");
+      const second = await auth.listApiKeys({ pageSize: 2, pageToken: first.nextPageToken }, bearer(tokens.accessToken));
+      expect(second.apiKeys).toHaveLength(1);
+      expect(second.nextPageToken).toBe("");
+      expect([...first.apiKeys, ...second.apiKeys].map((k) => k.name).sort()).toEqual(["one", "three", "two"]);
+      const tampered = await rpcError(auth.listApiKeys({ pageSize: 2, pageToken: first.nextPageToken.slice(0, -2) + "xx" }, bearer(tokens.accessToken)));
+      expect(tampered.code).toBe(Code.InvalidArgument);
+      expect((await rpcError(auth.listApiKeys({ pageSize: -1 }, bearer(tokens.accessToken)))).code).toBe(Code.InvalidArgument);
+    });
+
     it("a revoked or expired key fails on the next call", async () => {
       const { tokens } = await signUp("keys-revoke");
       const created = await auth.createApiKey({ name: "short", permissions: ["users.read"] }, bearer(tokens.accessToken));

@@ -16,7 +16,7 @@ import { findApiKeyById, insertApiKey, isApiKeyNameTaken, listApiKeys, revokeApi
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { newApiKey } from "../access/api-key-format.js";
-import { decodeSimpleCursor, encodeSimpleCursor } from "../paging.js";
+import { decodePageToken, encodePageToken, listQueryHash, pageSize } from "../../domain/listing/page-token.js";
 
 export interface ApiKeyDeps {
   database: Database;
@@ -25,8 +25,11 @@ export interface ApiKeyDeps {
   pageTokenKey: Uint8Array;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 1000;
+/** Keys list newest first; the id breaks ties between keys made in the same millisecond. */
+const NEWEST_FIRST = [
+  { field: "created_at", descending: true },
+  { field: "id", descending: true },
+] as const;
 
 export function toProtoApiKey(row: ApiKeyRow): ApiKey {
   return create(ApiKeySchema, {
@@ -104,22 +107,22 @@ export function createApiKeys(deps: ApiKeyDeps) {
     },
 
     async list(actor: AuthenticatedActor, input: { pageSize: number; pageToken: string; organisationId: string }) {
-      if (input.pageSize < 0) throw invalidField("page_size", "must not be negative");
-      const limit = Math.min(input.pageSize || DEFAULT_PAGE, MAX_PAGE);
+      const limit = pageSize(input.pageSize);
       let scope: { userId?: string; organisationId?: string } = { userId: actor.userId };
       if (input.organisationId) {
         const role = input.organisationId === actor.organisationId ? actor.organisationRole : await findMembershipRole(db, input.organisationId, actor.userId);
         if (!actor.superAdmin && !atLeast(role, "admin")) throw new DomainError("permission_denied", Reason.PERMISSION_DENIED, "permission denied");
         scope = { organisationId: input.organisationId };
       }
-      const queryKey = JSON.stringify({ scope, limit });
-      const cursor = input.pageToken ? await decodeSimpleCursor(input.pageToken, deps.pageTokenKey, queryKey) : undefined;
+      const queryHash = await listQueryHash({ collection: "api_keys", filter: undefined, orderBy: NEWEST_FIRST, scope });
+      const after = input.pageToken ? (await decodePageToken(input.pageToken, deps.pageTokenKey, queryHash)).after : undefined;
+      const cursor = after && typeof after[0] === "number" && typeof after[1] === "string" ? { createdAt: after[0], id: after[1] } : undefined;
       const rows = await listApiKeys(db, scope, limit + 1, cursor);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         apiKeys: page.map(toProtoApiKey),
-        nextPageToken: rows.length > limit && last ? await encodeSimpleCursor({ createdAt: last.createdAt, id: last.id }, deps.pageTokenKey, queryKey) : "",
+        nextPageToken: rows.length > limit && last ? await encodePageToken({ queryHash, after: [last.createdAt, last.id] }, deps.pageTokenKey) : "",
       };
     },
 
