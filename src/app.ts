@@ -27,6 +27,7 @@ import { createOrganisationService } from "./services/organisation/index.js";
 import { createUserService } from "./services/user/index.js";
 import { createRegistration } from "./services/user/register.js";
 import type { Database } from "./store/database.js";
+import { findAvatar } from "./store/queries/avatars.js";
 import { createInterceptors } from "./transport/connect/interceptors.js";
 import { SERVICES, registerServices } from "./transport/connect/routes.js";
 import { createHttpApp } from "./transport/http/app.js";
@@ -53,7 +54,7 @@ export interface App {
   readonly interceptors: Interceptor[];
   /** Every Latchkey service served (for reflection and ListServices). */
   readonly services: readonly DescService[];
-  /** Plain HTTP routes: /healthz, /readyz, /.well-known/*. */
+  /** Plain HTTP routes: /healthz, /readyz, /.well-known/*, /avatars/*. */
   readonly http: Hono;
   /** Largest accepted request message, in bytes (readMaxBytes). */
   readonly maxMessageBytes: number;
@@ -111,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       issuer: config.issuer,
       keyRing,
       ready: () => database.ping().then(() => true, () => false),
+      findAvatar: (userId) => findAvatar(database.db, userId),
     }),
     maxMessageBytes: config.maxMessageBytes,
     housekeeping: createHousekeeping({ database, clock, logger, outbox }),

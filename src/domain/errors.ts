@@ -27,6 +27,12 @@ export const Reason = {
   /** The change would leave an organisation without an owner. */
   LAST_OWNER: "LAST_OWNER",
   EMAIL_TAKEN: "EMAIL_TAKEN",
+  /** A wrong, expired, used or replaced verification code: deliberately one answer. */
+  CODE_INVALID: "CODE_INVALID",
+  /** The verification code took too many wrong attempts and no longer works. */
+  CODE_EXHAUSTED: "CODE_EXHAUSTED",
+  /** Too many codes sent; RetryInfo says when the next one may be. */
+  TOO_MANY_CODES: "TOO_MANY_CODES",
   PRECONDITION_FAILED: "PRECONDITION_FAILED",
   HASHING_BUSY: "HASHING_BUSY",
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
@@ -85,6 +91,10 @@ export function invalidField(field: string, description: string, reason: Reason 
 
 export function permissionDenied(): DomainError {
   return new DomainError("permission_denied", Reason.PERMISSION_DENIED, "permission denied");
+}
+
+export function preconditionFailed(message: string): DomainError {
+  return new DomainError("failed_precondition", Reason.PRECONDITION_FAILED, message);
 }
 
 export function notFound(what: string): DomainError {

@@ -1,9 +1,11 @@
 /**
- * PasswordHasher for Node: argon2id through @node-rs/argon2, whose async
- * functions run on libuv's thread pool, so a hash never blocks the event
- * loop. Hashes are interchangeable with the Worker's (argon2-worker.ts).
+ * PasswordHasher for Node: argon2id through @node-rs/argon2 on a small pool
+ * of worker threads that run at a lowered scheduling priority (see
+ * argon2-thread.mjs), so a hash never blocks the event loop and yields to
+ * it when the cores are contended. Hashes are interchangeable with the Worker's
+ * (argon2-worker.ts).
  */
-import { hash as argon2Hash, verify as argon2Verify, type Algorithm, type Options } from "@node-rs/argon2";
+import type { Algorithm, Options } from "@node-rs/argon2";
 import { invalidField } from "../domain/errors.js";
 import { createHashLimiter } from "../domain/passwords/hash-limiter.js";
 import {
@@ -18,9 +20,10 @@ import {
 } from "../domain/passwords/phc.js";
 import { MAX_PASSWORD_CODE_POINTS, passwordForHashing } from "../domain/passwords/strength.js";
 import type { PasswordHasher } from "../domain/ports.js";
+import { createArgon2Pool } from "./argon2-pool.js";
 
 export interface NodeArgon2HasherOptions {
-  /** Hashes computed at once; each holds memoryCost KiB and one pool thread. */
+  /** Hashes computed at once; each holds memoryCost KiB and one of as many threads. */
   maxConcurrent: number;
   /** Hashes allowed to wait for a slot before callers get resource_exhausted. */
   maxQueued: number;
@@ -35,7 +38,12 @@ const ARGON2ID = 2 as Algorithm;
 /** An OWASP-minimum hash takes about 20 ms here; used only for retry hints. */
 const ESTIMATED_HASH_MS = 25;
 
-export function createNodeArgon2Hasher(options: NodeArgon2HasherOptions): PasswordHasher {
+export interface NodeArgon2Hasher extends PasswordHasher {
+  /** Stops the hashing threads (they never keep the process alive on their own). */
+  close(): Promise<void>;
+}
+
+export function createNodeArgon2Hasher(options: NodeArgon2HasherOptions): NodeArgon2Hasher {
   const params = { ...(options.params ?? ARGON2ID_PARAMS) };
   assertAtLeastFloor(params);
   const limiter = createHashLimiter({
@@ -50,13 +58,15 @@ export function createNodeArgon2Hasher(options: NodeArgon2HasherOptions): Passwo
     parallelism: params.parallelism,
     outputLen: ARGON2_HASH_LENGTH,
   };
+  // As many threads as hashes may run at once: the limiter decides who waits.
+  const pool = createArgon2Pool(options.maxConcurrent);
 
   return {
     async hash(password) {
       const normalised = passwordForHashing(password);
       if (normalised === undefined) throw invalidField("password", `must be 1 to ${MAX_PASSWORD_CODE_POINTS} characters`);
       // The library draws a 16-byte salt from the OS CSPRNG.
-      return limiter.run(() => argon2Hash(normalised, hashOptions));
+      return limiter.run(() => pool.hash(normalised, hashOptions));
     },
 
     async verify(phc, password) {
@@ -68,11 +78,13 @@ export function createNodeArgon2Hasher(options: NodeArgon2HasherOptions): Passwo
       // Anything that still fails is the service's fault, not the caller's:
       // it propagates as an internal error instead of posing as a wrong
       // password (which would count towards the account's lockout).
-      return limiter.run(() => argon2Verify(phc, normalised));
+      return limiter.run(() => pool.verify(phc, normalised));
     },
 
     needsRehash(phc) {
       return needsRehash(phc, params);
     },
+
+    close: () => pool.close(),
   };
 }

@@ -3,6 +3,7 @@
  * connect-node, gRPC health and reflection beside the Latchkey services, and
  * every other path through the App's Hono routes.
  */
+import { setMaxListeners } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -37,6 +38,9 @@ export async function startNodeServer(app: App, options: NodeServerOptions): Pro
   const drainMs = options.drainMs ?? 5000;
   const stopping = new AbortController();
   const shutdown = new AbortController();
+  // Every request in flight listens on this signal (connect-node links each
+  // handler's signal to it), so more than 10 at once is normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const served = [...app.services, Health, ...reflectionServices];
   const health = createHealthService({ services: served, ready: options.ready, stopping: stopping.signal });
   const reflection = createReflectionService(served);

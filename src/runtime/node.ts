@@ -66,6 +66,7 @@ export async function main(env: Env = process.env): Promise<Running> {
       async stop() {
         clearInterval(housekeeping);
         await server.close();
+        await hasher.close();
         database.close();
       },
     };

@@ -28,3 +28,18 @@ export interface Database {
 }
 
 export { schema };
+
+/**
+ * Memoises what `build` makes for each database handle: used for the queries
+ * run on every request, which drizzle then builds once (`.prepare()` with
+ * `sql.placeholder`) instead of on every call.
+ */
+export function perDatabase<T>(build: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>();
+  return (db) => {
+    if (built.has(db)) return built.get(db) as T;
+    const value = build(db);
+    built.set(db, value);
+    return value;
+  };
+}

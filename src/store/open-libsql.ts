@@ -1,4 +1,18 @@
-import { createClient, type Client, type Config as ClientConfig } from "@libsql/client";
+import {
+  createClient,
+  LibsqlError,
+  type Client,
+  type Config as ClientConfig,
+  type InArgs,
+  type InStatement,
+  type InValue,
+  type ResultSet,
+  type Row,
+  type Transaction,
+  type TransactionMode,
+  type Value,
+} from "@libsql/client";
+import Libsql from "libsql";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
@@ -19,9 +33,23 @@ function modeOf(options: LibsqlOptions): DatabaseMode {
   return options.url.startsWith("file:") ? "file" : "remote";
 }
 
+/** The path the `libsql` driver opens for a `file:` URL or `:memory:`. */
+export function localPath(url: string): string {
+  if (url === ":memory:") return url;
+  const withoutQuery = url.replace(/[?#].*$/, "");
+  const rest = withoutQuery.slice("file:".length);
+  // file:///abs/path and file://localhost/abs/path name an absolute path.
+  const path = rest.startsWith("//") ? rest.slice(2 + Math.max(0, rest.slice(2).indexOf("/"))) : rest;
+  return decodeURIComponent(path);
+}
+
 /**
  * Opens a libSQL database on Node: a local file (WAL, busy timeout, foreign
  * keys), an in-memory database, a remote primary, or an embedded replica.
+ *
+ * Local files and in-memory databases use one connection that keeps its
+ * statements prepared (createLocalClient); remote databases and replicas use
+ * `@libsql/client`.
  */
 export async function openLibsql(options: LibsqlOptions): Promise<Database> {
   const mode = modeOf(options);
@@ -35,7 +63,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<Database> {
     concurrency: 1,
     timeout: 5000,
   } as ClientConfig;
-  const client = createClient(config);
+  const client = mode === "file" || mode === "memory" ? createLocalClient(localPath(options.url), { timeoutMs: 5000 }) : createClient(config);
   if (mode === "file" || mode === "memory") {
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
@@ -64,4 +92,182 @@ export async function openLibsql(options: LibsqlOptions): Promise<Database> {
 function preferWriteBatches(client: Client): void {
   const batch = client.batch.bind(client);
   client.batch = (stmts, mode = "write") => batch(stmts, mode);
+}
+
+/** Statements kept prepared on a local connection; the least recently used is dropped first. */
+const STATEMENT_CACHE_SIZE = 256;
+
+interface CachedStatement {
+  statement: Libsql.Statement;
+  /** Result column names and declared types; undefined for a statement that returns no rows. */
+  columns: string[] | undefined;
+  columnTypes: string[];
+}
+
+type SqlValue = null | string | number | bigint | Buffer;
+
+/**
+ * A libSQL client for a local file or in-memory database on one connection
+ * of the `libsql` driver, which keeps each statement prepared after its first
+ * use. `@libsql/client` prepares every statement again on every call (and
+ * reads its columns each time), which costs more than running a point query.
+ *
+ * It implements what drizzle's libSQL driver and this store use: `execute`,
+ * `batch` (one transaction, BEGIN IMMEDIATE by default), `migrate` and
+ * `close`. Rows, values and errors have the same shape as `@libsql/client`'s
+ * with `intMode: "number"`. Interactive transactions are not offered: the
+ * store commits through batches only (see Database).
+ */
+export function createLocalClient(path: string, options: { timeoutMs: number }): Client {
+  const connection = new Libsql(path, { timeout: options.timeoutMs });
+  const statements = new Map<string, CachedStatement>();
+  let closed = false;
+
+  function prepare(sql: string): CachedStatement {
+    const cached = statements.get(sql);
+    if (cached) {
+      statements.delete(sql);
+      statements.set(sql, cached);
+      return cached;
+    }
+    const statement = connection.prepare(sql);
+    statement.safeIntegers(true);
+    let prepared: CachedStatement;
+    if (statement.reader) {
+      statement.raw(true);
+      const columns = statement.columns();
+      prepared = { statement, columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? "") };
+    } else {
+      prepared = { statement, columns: undefined, columnTypes: [] };
+    }
+    if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+    statements.set(sql, prepared);
+    return prepared;
+  }
+
+  function run(input: InStatement | string): ResultSet {
+    if (closed) throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
+    const { sql, args } = typeof input === "string" ? { sql: input, args: [] } : input;
+    if (args !== undefined && !Array.isArray(args)) throw new TypeError("named arguments are not supported by the local client");
+    const values = (args ?? []).map(toSql);
+    const { statement, columns, columnTypes } = prepare(sql);
+    if (columns) {
+      const rows = (statement.all(values) as unknown[][]).map((raw) => toRow(raw, columns));
+      return resultSet(columns, columnTypes, rows, 0, undefined);
+    }
+    const info = statement.run(values);
+    return resultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
+  }
+
+  /** Runs `statements` in one transaction opened by `begin`; rolls back on any failure. */
+  function inTransaction(begin: string, stmts: Array<InStatement | [string, InArgs?]>): ResultSet[] {
+    run(begin);
+    try {
+      const results = stmts.map((stmt) => run(Array.isArray(stmt) ? { sql: stmt[0], args: stmt[1] ?? [] } : stmt));
+      run("COMMIT");
+      return results;
+    } finally {
+      if (connection.open && connection.inTransaction) connection.exec("ROLLBACK");
+    }
+  }
+
+  const client = {
+    protocol: "file",
+    get closed() {
+      return closed;
+    },
+    async execute(stmtOrSql: InStatement | string, args?: InArgs) {
+      return typeof stmtOrSql === "string" ? run({ sql: stmtOrSql, args: args ?? [] }) : run(stmtOrSql);
+    },
+    async batch(stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = "deferred") {
+      return inTransaction(BEGIN[mode], stmts);
+    },
+    async migrate(stmts: InStatement[]) {
+      run("PRAGMA foreign_keys = OFF");
+      try {
+        return inTransaction("BEGIN DEFERRED", stmts);
+      } finally {
+        run("PRAGMA foreign_keys = ON");
+      }
+    },
+    async executeMultiple(sql: string) {
+      if (closed) throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
+      connection.exec(sql);
+    },
+    async transaction(): Promise<Transaction> {
+      throw new LibsqlError("interactive transactions are not supported here; commit through Database.batch", "TRANSACTION_UNSUPPORTED");
+    },
+    async sync(): Promise<undefined> {
+      return undefined;
+    },
+    async reconnect() {
+      throw new LibsqlError("the local client cannot reconnect", "RECONNECT_UNSUPPORTED");
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      statements.clear();
+      connection.close();
+    },
+  };
+  return client as unknown as Client;
+}
+
+const BEGIN: Record<TransactionMode, string> = { write: "BEGIN IMMEDIATE", read: "BEGIN TRANSACTION READONLY", deferred: "BEGIN DEFERRED" };
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function toSql(value: InValue | undefined): SqlValue {
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
+      return value;
+    case "boolean":
+      return value ? 1 : 0;
+    case "undefined":
+      throw new TypeError("undefined cannot be passed as argument to the database");
+    case "string":
+    case "bigint":
+      return value;
+    default:
+      if (value === null) return null;
+      if (value instanceof ArrayBuffer) return Buffer.from(value);
+      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      if (value instanceof Date) return value.valueOf();
+      throw new TypeError(`cannot pass ${Object.prototype.toString.call(value)} to the database`);
+  }
+}
+
+function fromSql(value: unknown): Value {
+  if (typeof value === "bigint") {
+    if (value < MIN_SAFE || value > MAX_SAFE) throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
+    return Number(value);
+  }
+  if (value instanceof Uint8Array) return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
+  return value as Value;
+}
+
+/** A row as @libsql/client makes it: indexed values (not enumerable), `length`, and one enumerable property per column name. */
+function toRow(raw: unknown[], columns: string[]): Row {
+  const row: Record<string | number, unknown> = {};
+  Object.defineProperty(row, "length", { value: raw.length });
+  for (let i = 0; i < raw.length; i++) {
+    const value = fromSql(raw[i]);
+    Object.defineProperty(row, i, { value });
+    const name = columns[i]!;
+    if (!Object.hasOwn(row, name)) row[name] = value;
+  }
+  return row as unknown as Row;
+}
+
+function resultSet(columns: string[], columnTypes: string[], rows: Row[], rowsAffected: number, lastInsertRowid: bigint | undefined): ResultSet {
+  return {
+    columns,
+    columnTypes,
+    rows,
+    rowsAffected,
+    lastInsertRowid,
+    toJSON: () => ({ columns, columnTypes, rows: rows.map((row) => Array.from(row as ArrayLike<unknown>)), rowsAffected, lastInsertRowid: lastInsertRowid?.toString() ?? null }),
+  };
 }

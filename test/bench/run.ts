@@ -151,7 +151,8 @@ async function main() {
   try {
     server = await startBenchServer({ root: SERVER_ROOT, nodeFlags: SERVER_FLAGS, env: SERVER_ENV });
     results.serverStartMs = server.startMs;
-    log(`server pid ${server.pid} ready at ${server.url} after ${Math.round(server.startMs)} ms`);
+    results.serverCommand = server.command;
+    log(`server pid ${server.pid} (node ${server.command}) ready at ${server.url} after ${Math.round(server.startMs)} ms`);
     client = createRpcClient(server.url, 64);
 
     server.phase("setup");
@@ -177,6 +178,8 @@ async function main() {
     };
 
     // 1 and 2: the plain route and ValidateToken, alternating per connection count.
+    const healthzAt: Record<number, LoadFigures> = {};
+    const validateAt: Record<number, LoadFigures> = {};
     for (const connections of [1, 32]) {
       let baseline: LoadFigures | undefined;
       if (PHASES.has("baseline")) {
@@ -184,6 +187,7 @@ async function main() {
         baseline = await runFixed({ url: `${url}/healthz`, connections, seconds: SECONDS }, probe);
         describe(`GET /healthz @${connections}`, baseline);
         results[`healthz_c${connections}`] = baseline;
+        healthzAt[connections] = baseline;
         rows.push({
           figure: `GET /healthz @${connections} conn`,
           value: `${fmt.rps(baseline.okRps)}  p50 ${fmt.ms(baseline.p50)}  p99 ${fmt.ms(baseline.p99)}`,
@@ -196,6 +200,7 @@ async function main() {
         describe(`ValidateToken @${connections}`, validate);
         const ratio = baseline ? validate.okRps / baseline.okRps : Number.NaN;
         results[`validate_c${connections}`] = { ...validate, ratioToBaseline: ratio };
+        validateAt[connections] = validate;
         rows.push({
           figure: `ValidateToken @${connections} conn`,
           value: `${fmt.rps(validate.okRps)}  p50 ${fmt.ms(validate.p50)}  p99 ${fmt.ms(validate.p99)}`,
@@ -222,6 +227,20 @@ async function main() {
         value: `${fmt.rps(floor.okRps)}  p50 ${fmt.ms(floor.p50)}  p99 ${fmt.ms(floor.p99)}`,
         ...cpuCells(floor),
       });
+      // What ValidateToken costs beyond any RPC, and beyond a plain route.
+      const validate = validateAt[32];
+      const comparisons: Array<[string, LoadFigures | undefined]> = [
+        ["Connect floor", floor],
+        ["healthz", healthzAt[32]],
+      ];
+      for (const [name, reference] of comparisons) {
+        if (!validate || !reference) continue;
+        const rpsRatio = validate.okRps / reference.okRps;
+        const cpuRatio = validate.cpu && reference.cpu ? validate.cpu.serverUsPerAnswer / reference.cpu.serverUsPerAnswer : Number.NaN;
+        results[`validate_c32_vs_${name === "healthz" ? "healthz" : "connectFloor"}`] = { rpsRatio, cpuRatio };
+        log(`ValidateToken @32 ÷ ${name} @32: ${fmt.ratio(rpsRatio)} req/s, ${fmt.ratio(cpuRatio)} CPU per answer`);
+        rows.push({ figure: `ValidateToken ÷ ${name} @32`, value: `${fmt.ratio(rpsRatio)} req/s, ${fmt.ratio(cpuRatio)} CPU per answer`, ratio: fmt.ratio(rpsRatio) });
+      }
     }
 
     // 3: SignIn against the argon2id ceiling.

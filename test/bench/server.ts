@@ -3,7 +3,8 @@
  * shares its event loop), on a fresh libSQL file in a temporary directory.
  * Samples the child's resident memory for the whole run.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -37,6 +38,8 @@ export interface BenchServer {
   readonly pid: number;
   /** Milliseconds from spawn to the first 200 from /readyz. */
   readonly startMs: number;
+  /** How the server was started (its Node arguments). */
+  readonly command: string;
   /** Lines the server wrote (warnings and errors at LOG_LEVEL=warn). */
   readonly output: string[];
   /** Marks the start of a named phase, so peak memory can be told per phase. */
@@ -80,13 +83,29 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * How `npm start` runs the server in that project: the built bundle when its
+ * start script runs one (built here first, as its prestart would), else the
+ * TypeScript entry point through tsx.
+ */
+export function serverEntry(root: string): { args: string[]; built: boolean } {
+  const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
+  const bundle = /^node (\S+\.js)$/.exec(scripts.start ?? "")?.[1];
+  if (bundle && scripts.build) {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+    return { args: [bundle], built: true };
+  }
+  return { args: ["--import", "tsx", "src/runtime/node.ts"], built: false };
+}
+
 export async function startBenchServer(options: ServerOptions): Promise<BenchServer> {
   const dir = await mkdtemp(join(tmpdir(), "latchkey-bench-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const output: string[] = [];
+  const entry = serverEntry(options.root);
   const started = performance.now();
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", "src/runtime/node.ts"], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...entry.args], {
     cwd: options.root,
     env: {
       ...process.env,
@@ -165,6 +184,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     url,
     pid,
     startMs,
+    command: [...(options.nodeFlags ?? []), ...entry.args].join(" "),
     output,
     phase(name) {
       currentPhase = name;

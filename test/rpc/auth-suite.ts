@@ -8,23 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
+import { bearer, rpcError } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 
 export const ADMIN = { email: "root@latchkey.test", password: "correct horse battery staple 42" };
 const STRONG = "violet-anchor-meadow-71-quartz";
-
-async function rpcError(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
-
-function bearer(token: string) {
-  return { headers: { authorization: `Bearer ${token}` } };
-}
 
 let emailCounter = 0;
 function uniqueEmail(tag: string): string {

@@ -3,44 +3,20 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseFilter, type FilterExpression, type FilterSchema } from "../../src/domain/listing/filter.js";
+import { parseFilter, type FilterExpression } from "../../src/domain/listing/filter.js";
 import { parseOrderBy, type OrderTerm } from "../../src/domain/listing/order-by.js";
 import { decodePageToken, encodePageToken, listQueryHash, type CursorValue } from "../../src/domain/listing/page-token.js";
 import type { Database } from "../../src/store/database.js";
 import { afterCursor, toOrderBy, toWhere, type ListingColumns } from "../../src/store/listing-sql.js";
 import { openLibsql } from "../../src/store/open-libsql.js";
+import { USER_FILTER_SCHEMA, USER_ORDER_FIELDS } from "../../src/domain/users/listing.js";
+import { USER_COLUMNS, listUsersQuery } from "../../src/store/queries/users.js";
 import { users } from "../../src/store/schema/index.js";
 
-// The ListUsers contract: filterable fields with their types, and how each maps to storage.
-const schema: FilterSchema = {
-  id: "string",
-  email: "string",
-  name: "string",
-  locale: "string",
-  title: "string",
-  department: "string",
-  state: { enum: { ACTIVE: "active", SUSPENDED: "suspended", BLOCKED: "blocked" } },
-  suspended: "bool",
-  blocked: "bool",
-  email_verified: "bool",
-  created_at: "timestamp",
-  updated_at: "timestamp",
-};
-const columns: ListingColumns = {
-  id: users.id,
-  email: users.email,
-  name: users.name,
-  locale: users.locale,
-  title: users.title,
-  department: users.department,
-  state: users.state,
-  suspended: sql`(${users.state} = 'suspended')`,
-  blocked: sql`(${users.state} = 'blocked')`,
-  email_verified: sql`(${users.emailVerifiedAt} is not null)`,
-  created_at: users.createdAt,
-  updated_at: users.updatedAt,
-};
-const ORDER_FIELDS = ["name", "email", "created_at", "updated_at"];
+// The ListUsers contract and its column map, as the service uses them.
+const schema = USER_FILTER_SCHEMA;
+const columns = USER_COLUMNS;
+const ORDER_FIELDS = USER_ORDER_FIELDS;
 const DEFAULT_PROFILE = "00000000-0000-4000-8000-000000000001";
 const key = new Uint8Array(32).fill(42);
 
@@ -341,3 +317,39 @@ describe("values are data, never SQL", () => {
     expect(query.params).toEqual(["' OR 1=1 --", "%\\%\\_\\\\%", "Robert'); --", "Robert'); --", "Robert'); --", "id'"]);
   });
 });
+
+describe("ListUsers reads through indexes", () => {
+  it("an organisation's listing starts from its memberships and reads users by key", async () => {
+    for (const orderText of ["", "name,-created_at", "-updated_at"]) {
+      const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
+      const query = listUsersQuery(database.db, { organisationId: "00000000-0000-4000-8000-0000000000aa", where: undefined }, order, { limit: 51, offset: 0, after: undefined }).toSQL();
+      const steps = (await explain(query)).join("\n");
+      expect(steps, orderText).toMatch(/SEARCH scope_membership USING COVERING INDEX sqlite_autoindex_memberships_1 \(organisation_id=\?\)/);
+      expect(steps, orderText).toMatch(/SEARCH users USING INDEX sqlite_autoindex_users_1 \(id=\?\)/);
+      expect(steps, orderText).not.toMatch(/SCAN users/);
+    }
+  });
+
+  it("every user, by the default order or by name, is read in index order", async () => {
+    for (const [orderText, index] of [
+      ["", "users_created_at_idx"],
+      ["name,-created_at", "users_name_idx"],
+    ] as const) {
+      const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
+      const after = cursorOf(order, inserted[0]!);
+      const query = listUsersQuery(database.db, { organisationId: undefined, where: undefined }, order, { limit: 51, offset: 0, after }).toSQL();
+      const steps = (await explain(query)).join("\n");
+      expect(steps, orderText).toContain(`SEARCH users USING INDEX ${index}`);
+      expect(steps, orderText).not.toContain("TEMP B-TREE");
+    }
+  });
+});
+
+/** EXPLAIN QUERY PLAN of a built query; its parameters (our own test values) are inlined as literals. */
+async function explain(query: { sql: string; params: unknown[] }): Promise<string[]> {
+  let i = 0;
+  const literal = (value: unknown) => (typeof value === "number" ? String(value) : `'${String(value).replace(/'/g, "''")}'`);
+  const text = query.sql.replace(/\?/g, () => literal(query.params[i++]));
+  const rows = await database.db.all<{ detail: string }>(sql.raw(`explain query plan ${text}`));
+  return rows.map((row) => row.detail);
+}

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { Miniflare } from "miniflare";
+import type { RpcTarget } from "./target.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DEFAULT_ENTRY = "src/runtime/worker.ts";
@@ -148,6 +149,19 @@ export function createWorkerTransports(worker: Pick<StartedWorker, "fetch" | "ur
     connectJson: createConnectTransport({ baseUrl, fetch, useBinaryFormat: false }),
     connectBinary: createConnectTransport({ baseUrl, fetch, useBinaryFormat: true }),
     grpcWeb: createGrpcWebTransport({ baseUrl, fetch }),
+  };
+}
+
+/** A started Worker as the target of a shared RPC suite (Connect JSON and gRPC-Web). */
+export function workerRpcTarget(worker: StartedWorker): RpcTarget {
+  const transports = createWorkerTransports(worker);
+  return {
+    name: "worker",
+    baseUrl: worker.url,
+    fetch: (input, init) => worker.fetch(input, init),
+    transports: { connect: transports.connectJson, grpcWeb: transports.grpcWeb },
+    exec: (sql, args) => worker.exec(sql, args),
+    stop: () => worker.dispose(),
   };
 }
 

@@ -4,11 +4,12 @@
  * user's own details. No composition rules (digits, symbols, cases) and no
  * expiry: those push people to predictable patterns.
  *
- * Pure and synchronous so it runs the same on Node and inside workerd.
+ * Pure, and the same on Node and inside workerd. The zxcvbn dictionaries
+ * (some 60 MiB once loaded and ranked) are imported on the first check, so a
+ * process or isolate that never checks a password never holds them; that is
+ * why checkPasswordStrength is async.
  */
-import { ZxcvbnFactory, type OptionsType, type Score } from "@zxcvbn-ts/core";
-import * as zxcvbnCommon from "@zxcvbn-ts/language-common";
-import * as zxcvbnEn from "@zxcvbn-ts/language-en";
+import type { OptionsType, Score, ZxcvbnFactory } from "@zxcvbn-ts/core";
 
 /** Longest password accepted, in Unicode code points after NFC. */
 export const MAX_PASSWORD_CODE_POINTS = 256;
@@ -99,7 +100,7 @@ export function passwordForHashing(password: string): string | undefined {
  */
 const MAX_RAW_UTF16_UNITS = MAX_PASSWORD_CODE_POINTS * 8;
 
-export function checkPasswordStrength(password: string, userInputs: string[], policy: PasswordPolicy): PasswordStrength {
+export async function checkPasswordStrength(password: string, userInputs: string[], policy: PasswordPolicy): Promise<PasswordStrength> {
   const base = { minLength: policy.minLength, minScore: policy.minScore };
 
   if (password.length > MAX_RAW_UTF16_UNITS) return tooLongResult(base);
@@ -107,16 +108,17 @@ export function checkPasswordStrength(password: string, userInputs: string[], po
   const length = countCodePoints(normalised, MAX_PASSWORD_CODE_POINTS);
   if (length > MAX_PASSWORD_CODE_POINTS) return tooLongResult(base);
 
+  const { zxcvbn, breachedPasswords, userInputsWarning } = await loadZxcvbn();
   const tooShort = length < policy.minLength;
-  const breached = breachedPasswords().has(normalised.toLowerCase());
+  const breached = breachedPasswords.has(normalised.toLowerCase());
   const context = contextWords(userInputs);
-  const result = zxcvbn().check(normalised, context);
+  const result = zxcvbn.check(normalised, context);
   const rest = withoutContextWords(normalised, context);
   // zxcvbn credits each extra token in a sequence with ten thousand guesses,
   // so "janedoe.latchkey" scores well although an attacker who knows whose
   // account it is needs almost none. Score only what such an attacker still
   // has to guess when the password contains the user's own details.
-  const restScore = rest === normalised ? result.score : rest === "" ? 0 : zxcvbn().check(rest).score;
+  const restScore = rest === normalised ? result.score : rest === "" ? 0 : zxcvbn.check(rest).score;
   const builtFromContext = restScore < result.score;
   const score = Math.min(result.score, restScore) as Score;
   const acceptable = !tooShort && !breached && score >= policy.minScore;
@@ -130,7 +132,7 @@ export function checkPasswordStrength(password: string, userInputs: string[], po
     warning = `Use at least ${policy.minLength} characters.`;
     suggestions.unshift("A few unrelated words make a long password that is easy to remember.");
   } else if (builtFromContext && score < policy.minScore) {
-    warning = zxcvbnEn.translations.warnings.userInputs;
+    warning = userInputsWarning;
     suggestions.unshift("Avoid your name, your e-mail address and the name of this service.");
   } else if (!acceptable && warning === "") {
     // zxcvbn sometimes scores low without naming a pattern.
@@ -213,26 +215,41 @@ function dedupe(items: string[]): string[] {
   return [...new Set(items)];
 }
 
-// Built on first use: the dictionaries take a few hundred milliseconds to rank,
-// which processes (and Worker isolates) that never check a password skip.
-let factory: ZxcvbnFactory | undefined;
-let breachedSet: Set<string> | undefined;
+interface Loaded {
+  zxcvbn: ZxcvbnFactory;
+  /** The shipped common-password list, lower-cased. */
+  breachedPasswords: Set<string>;
+  userInputsWarning: string;
+}
 
-function zxcvbn(): ZxcvbnFactory {
-  if (!factory) {
+// Loaded and built on first use: importing the dictionaries and ranking them
+// takes a few hundred milliseconds and tens of MiB, which processes (and
+// Worker isolates) that never check a password skip.
+let loading: Promise<Loaded> | undefined;
+
+function loadZxcvbn(): Promise<Loaded> {
+  loading ??= (async () => {
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
+      import("@zxcvbn-ts/core"),
+      import("@zxcvbn-ts/language-common"),
+      import("@zxcvbn-ts/language-en"),
+    ]);
     const options: OptionsType = {
-      dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
-      graphs: zxcvbnCommon.adjacencyGraphs,
-      translations: zxcvbnEn.translations,
+      dictionary: { ...common.dictionary, ...en.dictionary },
+      graphs: common.adjacencyGraphs,
+      translations: en.translations,
       maxLength: ANALYSED_LENGTH,
       l33tMaxSubstitutions: LEET_VARIANTS,
     };
-    factory = new ZxcvbnFactory(options);
-  }
-  return factory;
-}
-
-function breachedPasswords(): Set<string> {
-  breachedSet ??= new Set(zxcvbnCommon.dictionary["passwords-common"].map((p) => String(p).toLowerCase()));
-  return breachedSet;
+    return {
+      zxcvbn: new ZxcvbnFactory(options),
+      breachedPasswords: new Set(common.dictionary["passwords-common"].map((p) => String(p).toLowerCase())),
+      userInputsWarning: en.translations.warnings.userInputs,
+    };
+  })();
+  // A failed load is tried again by the next check rather than remembered.
+  loading.catch(() => {
+    loading = undefined;
+  });
+  return loading;
 }

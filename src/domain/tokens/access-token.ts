@@ -61,7 +61,7 @@ export interface VerifyOptions {
   issuer: string;
   audience: string;
   now: number;
-  type?: string;
+  type?: string | undefined;
 }
 
 /**
@@ -70,6 +70,15 @@ export interface VerifyOptions {
  * every such case the same way.
  */
 export async function verifyAccessToken(token: string, resolveKey: PublicKeyResolver, options: VerifyOptions): Promise<VerifiedAccessToken | undefined> {
+  return (await verifyAccessTokenTimes(token, resolveKey, options))?.token;
+}
+
+/** verifyAccessToken, also giving the token's `nbf` (seconds), which the claims leave out. */
+export async function verifyAccessTokenTimes(
+  token: string,
+  resolveKey: PublicKeyResolver,
+  options: VerifyOptions,
+): Promise<{ token: VerifiedAccessToken; notBefore: number | undefined } | undefined> {
   // A JWT larger than this is not one of ours; refuse before parsing it.
   if (token.length > 4096 || token.split(".").length !== 3) return undefined;
   let kid: string | undefined;
@@ -93,7 +102,7 @@ export async function verifyAccessToken(token: string, resolveKey: PublicKeyReso
     });
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
     if (typeof payload.sid !== "string") return undefined;
-    return {
+    const verified: VerifiedAccessToken = {
       header: { alg: protectedHeader.alg, kid, typ: protectedHeader.typ ?? "" },
       claims: {
         iss: payload.iss as string,
@@ -107,6 +116,7 @@ export async function verifyAccessToken(token: string, resolveKey: PublicKeyReso
         roles,
       },
     };
+    return { token: verified, notBefore: typeof payload.nbf === "number" ? payload.nbf : undefined };
   } catch {
     return undefined;
   }

@@ -1,41 +1,18 @@
 /** AuthService: the method table; each verb lives in its own module. */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
-import { DomainError, Reason, invalidCredentials, notFound } from "../../domain/errors.js";
-import type { Actor, AuthenticatedActor } from "../../domain/actor.js";
+import { invalidCredentials, invalidField, notFound } from "../../domain/errors.js";
 import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
-import { kActor, kRequestMeta } from "../context.js";
+import { actorOf, clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
-import type { ClientInfo } from "../tokens/token-service.js";
 import { toProtoUser } from "../user/to-proto.js";
 import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
-
-function clientOf(ctx: HandlerContext): ClientInfo {
-  const meta = ctx.values.get(kRequestMeta);
-  return { clientAddress: meta.clientAddress, userAgent: meta.userAgent };
-}
-
-/** The authenticated caller; the access interceptor guarantees one on non-public RPCs. */
-function actorOf(ctx: HandlerContext): AuthenticatedActor {
-  const actor = ctx.values.get(kActor);
-  if (actor.kind === "anonymous") throw invalidCredentials();
-  return actor;
-}
-
-/** The caller as a signed-in person: RPCs about the caller's session need an access token. */
-function userOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
-  const actor = actorOf(ctx);
-  if (actor.kind !== "user") {
-    throw new DomainError("failed_precondition", Reason.PRECONDITION_FAILED, "this call needs a user's access token, not an API key");
-  }
-  return actor;
-}
 
 export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthService> {
   const { database, tokens, signIn, apiKeys } = deps;
@@ -43,7 +20,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     async checkPasswordStrength(req) {
       const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
       if (!profile) throw new Error("the default security profile is missing");
-      const result = checkPasswordStrength(normalisePassword(req.password), req.userInputs, {
+      const result = await checkPasswordStrength(normalisePassword(req.password), req.userInputs, {
         minLength: profile.passwordMinLength,
         minScore: profile.passwordMinScore,
       });
@@ -61,7 +38,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     async signIn(req, ctx) {
       const email = req.identifier.case === "email" || req.identifier.case === "username" ? req.identifier.value : "";
       if (!email) {
-        throw new DomainError("invalid_argument", Reason.INVALID_FIELD, "email: is required", { violations: [{ field: "email", description: "is required" }] });
+        throw invalidField("email", "is required");
       }
       const pair = await signIn({ email, password: req.password, keepLoggedIn: req.keepLoggedIn, deviceName: req.deviceName }, clientOf(ctx));
       return { result: { case: "tokens", value: toProtoTokenPair(pair) } };
@@ -72,7 +49,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     },
 
     async signOut(req, ctx) {
-      const user = userOf(ctx);
+      const user = personOf(ctx);
       if (req.allSessions) await tokens.endAllSessions(user.userId, "sign_out_all", clientOf(ctx));
       else await tokens.endSession(user.userId, user.sessionId, "sign_out", clientOf(ctx));
       return {};
@@ -104,7 +81,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     },
 
     async getTokenInfo(_req, ctx) {
-      return toProtoTokenInfo(userOf(ctx).token);
+      return toProtoTokenInfo(personOf(ctx).token);
     },
 
     async getCurrentUser(_req, ctx) {
@@ -115,7 +92,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     },
 
     async switchOrganisation(req, ctx) {
-      const user = userOf(ctx);
+      const user = personOf(ctx);
       const role = await findMembershipRole(database.db, req.organisationId, user.userId);
       // Not a member: the same answer whether or not the organisation exists.
       if (!role) throw notFound("organisation");

@@ -1,10 +1,20 @@
-/** OrganisationService: the method table. */
+/**
+ * OrganisationService: the method table, assembled from one handler group
+ * per concern (organisations, members, invitations).
+ */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { OrganisationService } from "../../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import type { ServiceDeps } from "../deps.js";
+import { createInvitationHandlers } from "./invitations.js";
+import { createMemberHandlers } from "./members.js";
+import { createOrganisationHandlers } from "./organisations.js";
 
 export type OrganisationHandlers = Partial<ServiceImpl<typeof OrganisationService>>;
 
-export function createOrganisationService(_deps: ServiceDeps): OrganisationHandlers {
-  return {};
+export function createOrganisationService(deps: ServiceDeps): OrganisationHandlers {
+  return {
+    ...createOrganisationHandlers(deps),
+    ...createMemberHandlers(deps),
+    ...createInvitationHandlers(deps),
+  };
 }

@@ -14,7 +14,8 @@ import { roleNames } from "../../domain/actor.js";
 import { invalidCredentials } from "../../domain/errors.js";
 import type { Logger } from "../../domain/logger.js";
 import type { Clock, Random } from "../../domain/ports.js";
-import { signAccessToken, verifyAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
+import { signAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
+import { createAccessTokenVerifier } from "../../domain/tokens/verification-cache.js";
 import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
@@ -77,6 +78,8 @@ export interface TokenServiceDeps {
   logger: Logger;
   issuer: string;
   audience: string;
+  /** Access tokens whose signature is remembered once checked (default 10,000; 0 turns it off). */
+  verifiedTokenCapacity?: number;
 }
 
 const SECOND = 1000;
@@ -85,6 +88,8 @@ const SUCCESSOR_KEY_PURPOSE = "latchkey refresh-token successor v1";
 export function createTokenService(deps: TokenServiceDeps) {
   const { database, keyRing, clock, random, logger, issuer, audience } = deps;
   const db = database.db;
+  // Signatures are checked once per token; times, key and session on every call.
+  const verifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, capacity: deps.verifiedTokenCapacity });
 
   async function mintAccessToken(subject: SessionSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
     const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
@@ -177,7 +182,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       const { token, session } = context;
       if (session.revokedAt !== null || session.expiresAt <= now || context.userState !== "active") throw invalidCredentials();
-      const profile = await profileOf(context.securityProfileId);
+      const { profile } = context;
       if (token.consumedAt !== null) return answerReplay(context, presented, profile, client);
       if (token.expiresAt <= now) throw invalidCredentials();
 
@@ -239,7 +244,7 @@ export function createTokenService(deps: TokenServiceDeps) {
     /** Resolves an access token to its live session, or undefined. */
     async authenticate(accessToken: string): Promise<AuthenticatedToken | undefined> {
       const now = clock.now();
-      const token = await verifyAccessToken(accessToken, keyRing.publicKey, { issuer, audience, now });
+      const token = await verifier.verify(accessToken, now);
       if (!token) return undefined;
       const status = await findSessionStatus(db, token.claims.sid);
       if (!status || status.userId !== token.claims.sub) return undefined;
@@ -259,7 +264,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         sessionId = context?.session.id;
         userId = context?.session.userId;
       } else {
-        const token = await verifyAccessToken(presented, keyRing.publicKey, { issuer, audience, now: clock.now() });
+        const token = await verifier.verify(presented, clock.now());
         sessionId = token?.claims.sid;
         userId = token?.claims.sub;
       }

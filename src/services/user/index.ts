@@ -6,11 +6,23 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { UserService } from "../../../gen/latchkey/user/v1/user_service_pb.js";
 import type { ServiceDeps } from "../deps.js";
 import { createAccountHandlers } from "./accounts.js";
+import { createAvatarHandlers } from "./avatars.js";
+import { createListingHandlers } from "./listing.js";
+import { createSettingHandlers } from "./settings.js";
+import { createStateHandlers } from "./state.js";
+import { createVerificationHandlers } from "./verification.js";
+import { createRoleHandlers } from "./roles.js";
 
 export type UserHandlers = Partial<ServiceImpl<typeof UserService>>;
 
 export function createUserService(deps: ServiceDeps): UserHandlers {
   return {
     ...createAccountHandlers(deps),
+    ...createListingHandlers(deps),
+    ...createStateHandlers(deps),
+    ...createSettingHandlers(deps),
+    ...createAvatarHandlers(deps),
+    ...createVerificationHandlers(deps),
+    ...createRoleHandlers(deps),
   };
 }

@@ -11,6 +11,7 @@ import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findUserById, insertUser, isEmailTaken, type UserRow } from "../../store/queries/users.js";
+import type { PendingWrite } from "./verification.js";
 
 export interface RegistrationDeps {
   database: Database;
@@ -29,14 +30,24 @@ export interface NewAccount {
   superAdmin?: boolean | undefined;
 }
 
+/**
+ * Writes that belong to a new account (its first verification code), to be
+ * committed in the user's own batch.
+ */
+export type AlongsideNewUser = (user: { id: string; email: string; now: number; clientAddress: string }) => Promise<PendingWrite>;
+
 export function createRegistration(deps: RegistrationDeps) {
   const { database, hasher, clock, random } = deps;
-  return async function register(account: NewAccount, audit: { actorId?: string | undefined; clientAddress: string }): Promise<UserRow> {
+  return async function register(
+    account: NewAccount,
+    audit: { actorId?: string | undefined; clientAddress: string },
+    alongside?: AlongsideNewUser,
+  ): Promise<UserRow> {
     const email = normaliseEmail(account.email);
     const password = normalisePassword(account.password);
     const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
     if (!profile) throw new Error("the default security profile is missing");
-    const strength = checkPasswordStrength(password, [email, email.split("@")[0] ?? "", account.name], {
+    const strength = await checkPasswordStrength(password, [email, email.split("@")[0] ?? "", account.name], {
       minLength: profile.passwordMinLength,
       minScore: profile.passwordMinScore,
     });
@@ -61,6 +72,7 @@ export function createRegistration(deps: RegistrationDeps) {
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
     const id = random.uuid();
+    const extra = await alongside?.({ id, email, now, clientAddress: audit.clientAddress });
     try {
       await database.batch([
         insertUser(database.db, {
@@ -86,11 +98,14 @@ export function createRegistration(deps: RegistrationDeps) {
           ipAddress: audit.clientAddress,
           details: { super_admin: account.superAdmin ?? false },
         }),
+        ...(extra?.statements ?? []),
       ]);
     } catch (error) {
       if (isEmailTaken(error)) throw new DomainError("already_exists", Reason.EMAIL_TAKEN, "email: already registered", { violations: [{ field: "email", description: "is already registered" }] });
       throw error;
     }
+    // Only after the commit: a rolled-back registration sends nothing.
+    await extra?.afterCommit();
     const row = await findUserById(database.db, id);
     if (!row) throw new Error("a user vanished right after it was created");
     return row;

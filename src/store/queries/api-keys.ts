@@ -1,5 +1,5 @@
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "../database.js";
+import { perDatabase, type Db } from "../database.js";
 import { apiKeys, memberships, users } from "../schema/index.js";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -16,22 +16,26 @@ export interface ApiKeyWithOwner {
   organisationRole: "member" | "admin" | "owner" | null;
 }
 
-export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKeyWithOwner | undefined> {
-  return findApiKeyWhere(db, eq(apiKeys.prefix, prefix));
-}
-
-export async function findApiKeyById(db: Db, id: string): Promise<ApiKeyWithOwner | undefined> {
-  return findApiKeyWhere(db, eq(apiKeys.id, id));
-}
-
-async function findApiKeyWhere(db: Db, condition: ReturnType<typeof eq>): Promise<ApiKeyWithOwner | undefined> {
+function apiKeyQuery(db: Db, condition: ReturnType<typeof eq>) {
   return db
     .select({ key: apiKeys, ownerState: users.state, ownerSuperAdmin: users.superAdmin, organisationRole: memberships.role })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .leftJoin(memberships, and(eq(memberships.userId, apiKeys.userId), eq(memberships.organisationId, apiKeys.organisationId)))
     .where(condition)
-    .get();
+    .prepare();
+}
+
+// Run on every call made with an API key: built once per database.
+const byPrefix = perDatabase((db) => apiKeyQuery(db, eq(apiKeys.prefix, sql.placeholder("prefix"))));
+const byId = perDatabase((db) => apiKeyQuery(db, eq(apiKeys.id, sql.placeholder("id"))));
+
+export async function findApiKeyByPrefix(db: Db, prefix: string): Promise<ApiKeyWithOwner | undefined> {
+  return byPrefix(db).get({ prefix });
+}
+
+export async function findApiKeyById(db: Db, id: string): Promise<ApiKeyWithOwner | undefined> {
+  return byId(db).get({ id });
 }
 
 export async function listApiKeys(db: Db, scope: { userId?: string; organisationId?: string }, limit: number, before?: { createdAt: number; id: string }) {

@@ -1,3 +1,4 @@
+import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents } from "../schema/index.js";
 
@@ -13,6 +14,23 @@ export interface AuditEventInput {
   details?: Record<string, string | number | boolean> | undefined;
 }
 
+function auditRow(event: AuditEventInput): typeof auditEvents.$inferInsert {
+  return { ...event, details: JSON.stringify(event.details ?? {}) };
+}
+
 export function insertAuditEvent(db: Db, event: AuditEventInput) {
-  return db.insert(auditEvents).values({ ...event, details: JSON.stringify(event.details ?? {}) });
+  return db.insert(auditEvents).values(auditRow(event));
+}
+
+/**
+ * Inserts the event only if `condition` holds when the statement runs. A
+ * batch whose change is guarded (a conditional UPDATE or DELETE) records its
+ * event under the same condition, placed before the change, so the audit
+ * trail never shows a change that lost its race.
+ */
+export function insertAuditEventIf(db: Db, event: AuditEventInput, condition: SQL) {
+  const row = auditRow(event) as Record<string, unknown>;
+  // INSERT … SELECT fills every column in table order.
+  const values = Object.keys(getTableColumns(auditEvents)).map((name) => sql`${row[name] ?? null}`);
+  return db.insert(auditEvents).select(sql`select ${sql.join(values, sql`, `)} where ${condition}`);
 }

@@ -1,6 +1,7 @@
 import { and, eq, exists, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
-import type { Db } from "../database.js";
+import { perDatabase, type Db } from "../database.js";
 import { memberships, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
+import type { SecurityProfileRow } from "./security-profiles.js";
 
 export type SessionRow = typeof sessions.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
@@ -27,8 +28,9 @@ export interface SessionStatus {
   securityProfile: string;
 }
 
-export async function findSessionStatus(db: Db, sessionId: string): Promise<SessionStatus | undefined> {
-  return db
+// Run on every authenticated call: built once per database.
+const sessionStatusQuery = perDatabase((db) =>
+  db
     .select({
       sessionId: sessions.id,
       userId: sessions.userId,
@@ -44,8 +46,12 @@ export async function findSessionStatus(db: Db, sessionId: string): Promise<Sess
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
     .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
-    .where(eq(sessions.id, sessionId))
-    .get();
+    .where(eq(sessions.id, sql.placeholder("sessionId")))
+    .prepare(),
+);
+
+export async function findSessionStatus(db: Db, sessionId: string): Promise<SessionStatus | undefined> {
+  return sessionStatusQuery(db).get({ sessionId });
 }
 
 export interface RefreshTokenContext {
@@ -54,30 +60,48 @@ export interface RefreshTokenContext {
   userState: "active" | "suspended" | "blocked";
   superAdmin: boolean;
   organisationRole: "member" | "admin" | "owner" | null;
-  securityProfileId: string;
+  /**
+   * The user's security profile as it is now, read in the same statement,
+   * so a refresh needs no second lookup and a changed profile applies to the
+   * next refresh.
+   */
+  profile: SecurityProfileRow;
 }
 
-export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise<RefreshTokenContext | undefined> {
-  const row = await db
+// Run on every refresh: built once per database.
+const refreshTokenByHashQuery = perDatabase((db) =>
+  db
     .select({
       token: refreshTokens,
       session: sessions,
       userState: users.state,
       superAdmin: users.superAdmin,
       organisationRole: memberships.role,
-      securityProfileId: users.securityProfileId,
+      profile: securityProfiles,
     })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
-    .where(eq(refreshTokens.tokenHash, tokenHash))
-    .get();
-  return row;
+    .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
+    .where(eq(refreshTokens.tokenHash, sql.placeholder("tokenHash")))
+    .prepare(),
+);
+
+export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise<RefreshTokenContext | undefined> {
+  return refreshTokenByHashQuery(db).get({ tokenHash });
 }
 
+const refreshTokenByIdQuery = perDatabase((db) =>
+  db
+    .select()
+    .from(refreshTokens)
+    .where(eq(refreshTokens.id, sql.placeholder("id")))
+    .prepare(),
+);
+
 export async function findRefreshTokenById(db: Db, id: string): Promise<RefreshTokenRow | undefined> {
-  return db.select().from(refreshTokens).where(eq(refreshTokens.id, id)).get();
+  return refreshTokenByIdQuery(db).get({ id });
 }
 
 /**

@@ -1,6 +1,10 @@
-import { count, eq } from "drizzle-orm";
+import { and, count, eq, exists, inArray, ne, notExists, sql, type SQL } from "drizzle-orm";
+import { alias, type SelectedFields } from "drizzle-orm/sqlite-core";
+import type { OrderTerm } from "../../domain/listing/order-by.js";
+import type { CursorValue } from "../../domain/listing/page-token.js";
 import type { Db } from "../database.js";
-import { users } from "../schema/index.js";
+import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
+import { memberships, users, type MemberRoleValue, type UserStateValue } from "../schema/index.js";
 
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
@@ -40,4 +44,183 @@ export async function findUserProfileId(db: Db, id: string): Promise<string | un
 /** The organisation new sessions of the user start in. */
 export function setActiveOrganisation(db: Db, userId: string, organisationId: string | null) {
   return db.update(users).set({ activeOrganisationId: organisationId }).where(eq(users.id, userId));
+}
+
+/** Grants or removes the super-admin role, only while `condition` holds. */
+export function setSuperAdmin(db: Db, userId: string, superAdmin: boolean, now: number, condition: SQL) {
+  return db
+    .update(users)
+    .set({ superAdmin, updatedAt: now })
+    .where(and(eq(users.id, userId), condition))
+    .returning({ id: users.id });
+}
+
+/**
+ * ListUsers' fields as the listing toolkit sees them (see listing-sql.ts):
+ * booleans as 0/1 expressions, timestamps as epoch ms, `state` as stored.
+ * Every ordered column is NOT NULL, as keyset paging requires.
+ */
+export const USER_COLUMNS: ListingColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  locale: users.locale,
+  title: users.title,
+  department: users.department,
+  state: users.state,
+  suspended: sql`(${users.state} = 'suspended')`,
+  blocked: sql`(${users.state} = 'blocked')`,
+  email_verified: sql`(${users.emailVerifiedAt} is not null)`,
+  created_at: users.createdAt,
+  updated_at: users.updatedAt,
+};
+
+/** A listed user, with their role in their active organisation (null when none or no longer a member). */
+export interface ListedUserRow {
+  user: UserRow;
+  activeRole: MemberRoleValue | null;
+}
+
+export interface UserListing {
+  /** Only members of this organisation; undefined lists every user. */
+  organisationId: string | undefined;
+  /** The filter's condition (toWhere), if any. */
+  where: SQL | undefined;
+}
+
+const activeMembership = alias(memberships, "active_membership");
+const scopeMembership = alias(memberships, "scope_membership");
+
+/**
+ * The users a listing covers. Members of an organisation are read through
+ * a join on the membership primary key (organisation_id, user_id) rather than
+ * an EXISTS per user, so the planner may start from the organisation's
+ * memberships (a small organisation in a large table) or walk a users index
+ * in page order and probe memberships (a large one); EXISTS would force the
+ * latter.
+ */
+function listingQuery<T extends SelectedFields>(db: Db, fields: T, listing: UserListing) {
+  const query = db.select(fields).from(users).$dynamic();
+  return listing.organisationId === undefined
+    ? query
+    : query.innerJoin(scopeMembership, and(eq(scopeMembership.organisationId, listing.organisationId), eq(scopeMembership.userId, users.id)));
+}
+
+export interface UserPage {
+  limit: number;
+  /** Rows skipped after the keyset position. */
+  offset: number;
+  /** The keyset position: the order values of the last row seen. */
+  after: readonly CursorValue[] | undefined;
+}
+
+/** One page of a listing (run it with `.all()`; tests read its plan). */
+export function listUsersQuery(db: Db, listing: UserListing, order: readonly OrderTerm[], page: UserPage) {
+  return listingQuery(db, { user: users, activeRole: activeMembership.role }, listing)
+    .leftJoin(activeMembership, and(eq(activeMembership.organisationId, users.activeOrganisationId), eq(activeMembership.userId, users.id)))
+    .where(and(listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
+    .orderBy(...toOrderBy(order, USER_COLUMNS))
+    .limit(page.limit)
+    .offset(page.offset);
+}
+
+export async function listUsers(db: Db, listing: UserListing, order: readonly OrderTerm[], page: UserPage): Promise<ListedUserRow[]> {
+  return listUsersQuery(db, listing, order, page).all();
+}
+
+/** How many users the listing matches, over all pages. */
+export async function countListedUsers(db: Db, listing: UserListing): Promise<number> {
+  const row = await listingQuery(db, { n: count() }, listing).where(listing.where).get();
+  return row?.n ?? 0;
+}
+
+/** One organisation of a user, with the user's role there and a given caller's role (null: not a member). */
+export interface UserMembershipRow {
+  organisationId: string;
+  role: MemberRoleValue;
+  callerRole: MemberRoleValue | null;
+}
+
+const callerMembership = alias(memberships, "caller_membership");
+
+/** Every organisation of `userId`, with `callerId`'s role in each: one query for an access decision. */
+export async function findUserMemberships(db: Db, userId: string, callerId: string): Promise<UserMembershipRow[]> {
+  return db
+    .select({ organisationId: memberships.organisationId, role: memberships.role, callerRole: callerMembership.role })
+    .from(memberships)
+    .leftJoin(callerMembership, and(eq(callerMembership.organisationId, memberships.organisationId), eq(callerMembership.userId, callerId)))
+    .where(eq(memberships.userId, userId))
+    .all();
+}
+
+/** The profile fields UpdateUser may write. */
+export type UserProfileChange = Partial<Pick<UserRow, "name" | "phoneNumber" | "phoneVerifiedAt" | "locale" | "newsletter" | "title" | "department">>;
+
+export function updateUserProfile(db: Db, userId: string, change: UserProfileChange, now: number) {
+  return db
+    .update(users)
+    .set({ ...change, updatedAt: now })
+    .where(eq(users.id, userId))
+    .returning();
+}
+
+/** Condition: the user exists and is in one of `states` right now. */
+export function userInState(db: Db, userId: string, states: readonly UserStateValue[]): SQL {
+  return exists(
+    db
+      .select({ one: sql`1` })
+      .from(users)
+      .where(and(eq(users.id, userId), inArray(users.state, [...states]))),
+  );
+}
+
+/** Moves the user to `state`, only from one of `from`; returns the row only if it moved. */
+export function changeUserState(db: Db, userId: string, from: readonly UserStateValue[], state: UserStateValue, now: number) {
+  return db
+    .update(users)
+    .set({ state, updatedAt: now })
+    .where(and(eq(users.id, userId), inArray(users.state, [...from])))
+    .returning();
+}
+
+const ownedMembership = alias(memberships, "owned");
+const otherOwner = alias(memberships, "other_owner");
+
+/** The organisations whose only owner `userId` is. */
+export async function findOrganisationsOwnedOnlyBy(db: Db, userId: string): Promise<string[]> {
+  const rows = await db
+    .select({ organisationId: ownedMembership.organisationId })
+    .from(ownedMembership)
+    .where(and(eq(ownedMembership.userId, userId), eq(ownedMembership.role, "owner"), notExists(otherOwnerOf(db, userId))))
+    .all();
+  return rows.map((row) => row.organisationId);
+}
+
+function otherOwnerOf(db: Db, userId: string) {
+  return db
+    .select({ one: sql`1` })
+    .from(otherOwner)
+    .where(and(eq(otherOwner.organisationId, ownedMembership.organisationId), eq(otherOwner.role, "owner"), ne(otherOwner.userId, userId)));
+}
+
+/**
+ * Condition: the user exists and is not the only owner of any organisation
+ * right now. Deleting a user is guarded by it inside the batch, so an owner
+ * who leaves between the check and the delete cannot leave an organisation
+ * without owners.
+ */
+export function deletableUser(db: Db, userId: string): SQL {
+  const soleOwnership = db
+    .select({ one: sql`1` })
+    .from(ownedMembership)
+    .where(and(eq(ownedMembership.userId, userId), eq(ownedMembership.role, "owner"), notExists(otherOwnerOf(db, userId))));
+  return and(exists(db.select({ one: sql`1` }).from(users).where(eq(users.id, userId))), notExists(soleOwnership))!;
+}
+
+/** Deletes the user and, through the schema's cascades, their sessions, tokens, keys, memberships, settings, codes and avatar. */
+export function deleteUser(db: Db, userId: string, condition: SQL) {
+  return db
+    .delete(users)
+    .where(and(eq(users.id, userId), condition))
+    .returning({ id: users.id });
 }

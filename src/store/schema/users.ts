@@ -1,3 +1,4 @@
+import { desc } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { securityProfiles } from "./security-profiles.js";
 
@@ -29,5 +30,8 @@ export const users = sqliteTable(
     createdAt: integer().notNull(),
     updatedAt: integer().notNull(),
   },
-  (t) => [index("users_created_at_idx").on(t.createdAt), index("users_name_idx").on(t.name)],
+  // ListUsers orders by `created_at` (the default) or `name,-created_at`, and
+  // always ends with `id`: with the id in the index, a page is read in index
+  // order and the keyset seek of the next page lands on it directly.
+  (t) => [index("users_created_at_idx").on(t.createdAt, t.id), index("users_name_idx").on(t.name, desc(t.createdAt), t.id)],
 );

@@ -12,7 +12,7 @@
  */
 import type { Interceptor } from "@connectrpc/connect";
 import { CallerKind } from "../../../gen/latchkey/options/v1/options_pb.js";
-import type { DescMethod, Message } from "@bufbuild/protobuf";
+import type { DescField, DescMessage, Message } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
 import { atLeast, type OrganisationRole, type Permission } from "../../domain/access/roles.js";
 import { holds, type AuthenticatedActor } from "../../domain/actor.js";
@@ -131,8 +131,8 @@ function access({ authenticate, database }: InterceptorDeps): Interceptor {
     if (!holds(actor, policy.permission as Permission | "")) throw permissionDenied();
 
     let role = actor.organisationRole;
-    if (policy.organisationField && !req.stream) {
-      const requested = organisationFieldValue(req.method, policy.organisationField, req.message);
+    if (policy.organisationPath.length > 0 && !req.stream) {
+      const requested = organisationFieldValue(req.method.input, policy.organisationPath, req.message);
       const organisationId = requested || actor.organisationId;
       // A key acts only in its own organisation.
       if (organisationId && actor.kind === "api_key" && organisationId !== actor.organisationId && !actor.superAdmin) throw permissionDenied();
@@ -161,11 +161,14 @@ function callerAllowed(caller: CallerKind, actor: AuthenticatedActor, role: Orga
   }
 }
 
-/** Reads the string field an RPC names as its organisation, e.g. `organisation_id`. */
-function organisationFieldValue(method: DescMethod, fieldName: string, message: Message): string {
-  const field = method.input.fields.find((f) => f.name === fieldName);
-  if (!field || field.fieldKind !== "scalar") throw new Error(`${method.name}: organisation_field "${fieldName}" is not a scalar field`);
-  const value = reflect(method.input, message).get(field);
+/** Reads the string an RPC names as its organisation, e.g. `organisation_id` or `organisation.id`. */
+function organisationFieldValue(schema: DescMessage, path: readonly DescField[], message: Message): string {
+  let current = reflect(schema, message);
+  for (const field of path.slice(0, -1)) {
+    if (field.fieldKind !== "message" || !current.isSet(field)) return "";
+    current = current.get(field);
+  }
+  const value = current.get(path[path.length - 1]!);
   return typeof value === "string" ? value : "";
 }
 

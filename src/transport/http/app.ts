@@ -1,13 +1,14 @@
 /**
  * Plain HTTP routes served beside the RPCs on the same port (and by the
- * Worker): health, readiness and the public signing keys.
+ * Worker): health, readiness, the public signing keys and avatars.
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { SIGNING_ALGORITHM } from "../../domain/tokens/access-token.js";
 import type { KeyRing } from "../../services/tokens/key-ring.js";
+import { mountAvatarRoutes, type AvatarRouteDeps } from "./avatars.js";
 
-export interface HttpAppDeps {
+export interface HttpAppDeps extends AvatarRouteDeps {
   issuer: string;
   keyRing: KeyRing;
   ready: () => Promise<boolean>;
@@ -47,6 +48,8 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
       claims_supported: ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "org", "roles"],
     });
   });
+
+  mountAvatarRoutes(app, deps);
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   return app;

@@ -49,8 +49,9 @@ export type MethodPolicy = Message<"latchkey.options.v1.MethodPolicy"> & {
   deadlineMs: number;
 
   /**
-   * For organisation-scoped RPCs: the request field (top-level, a string)
-   * naming the organisation the call is about. The caller's role is checked
+   * For organisation-scoped RPCs: the request field (a string; a dotted path
+   * such as "organisation.id" reaches into a message field) naming the
+   * organisation the call is about. The caller's role is checked
    * in that organisation; an empty value means the caller's active
    * organisation. Empty when the RPC is not organisation-scoped.
    *

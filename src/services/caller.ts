@@ -1,0 +1,33 @@
+/** The caller of an RPC as the access interceptor left it in the handler context. */
+import type { HandlerContext } from "@connectrpc/connect";
+import type { Actor, AuthenticatedActor } from "../domain/actor.js";
+import { invalidCredentials, preconditionFailed } from "../domain/errors.js";
+import { kActor, kRequestMeta } from "./context.js";
+import type { ClientInfo } from "./tokens/token-service.js";
+
+/** The authenticated caller; the access interceptor guarantees one on non-public RPCs. */
+export function actorOf(ctx: HandlerContext): AuthenticatedActor {
+  const actor = ctx.values.get(kActor);
+  if (actor.kind === "anonymous") throw invalidCredentials();
+  return actor;
+}
+
+/**
+ * The caller as a signed-in person. Some acts are a person's alone (their own
+ * session, verifying their address, joining an organisation): an API key
+ * acting for its owner gets `failed_precondition` naming what is needed.
+ */
+export function personOf(ctx: HandlerContext): Extract<Actor, { kind: "user" }> {
+  const actor = actorOf(ctx);
+  if (actor.kind !== "user") throw preconditionFailed("this call needs a user's access token, not an API key");
+  return actor;
+}
+
+export function clientOf(ctx: HandlerContext): ClientInfo {
+  const meta = ctx.values.get(kRequestMeta);
+  return { clientAddress: meta.clientAddress, userAgent: meta.userAgent };
+}
+
+export function clientAddressOf(ctx: HandlerContext): string {
+  return ctx.values.get(kRequestMeta).clientAddress;
+}

@@ -1,0 +1,245 @@
+/**
+ * Verification of the account's email address and phone number with codes
+ * sent by email and SMS. A send is one batch: the code, the voiding of the
+ * previous one, the outbox message and the audit row; delivery follows the
+ * commit. A check is one batch too: the audit row, the verified flag and the
+ * consume, all guarded by the same condition, so a lost race changes nothing.
+ */
+import type { HandlerContext } from "@connectrpc/connect";
+import type { BatchItem } from "drizzle-orm/batch";
+import {
+  CODE_POLICIES,
+  MAX_SENDS_PER_WINDOW,
+  SEND_WINDOW_MS,
+  codeExpiresAt,
+  codeHashesMatch,
+  codeState,
+  decideSend,
+  generateNumericCode,
+  hashCode,
+  killedBy,
+  normaliseSubmittedCode,
+  resendBlockedForMs,
+  type CodePurpose,
+} from "../../domain/codes.js";
+import { DomainError, Reason, invalidCredentials, invalidField, preconditionFailed } from "../../domain/errors.js";
+import { insertAuditEventIf, type AuditEventInput } from "../../store/queries/audit-events.js";
+import { findUserById, type UserRow } from "../../store/queries/users.js";
+import {
+  acceptsSubmission,
+  codeInserted,
+  consumeCode,
+  findLatestCode,
+  findSendTimes,
+  insertCodeWithinCap,
+  markVerifiedIfAccepted,
+  recordWrongAttempt,
+  voidEarlierCodes,
+  withdrawMessageUnlessInserted,
+  type Submission,
+} from "../../store/queries/verification-codes.js";
+import { clientOf, personOf } from "../caller.js";
+import type { ServiceDeps } from "../deps.js";
+import type { UserHandlers } from "./index.js";
+import { toProtoUser } from "./to-proto.js";
+
+type SendDeps = Pick<ServiceDeps, "config" | "database" | "clock" | "random" | "outbox">;
+
+/** Fixed subjects: nothing a caller supplies ever reaches a header. */
+const EMAIL_SUBJECT = "Your Latchkey verification code";
+
+/** Who caused a send or a check, for the audit row. */
+interface AuditContext {
+  actorId: string;
+  sessionId?: string | undefined;
+  clientAddress: string;
+}
+
+/** Statements to commit with another change, and what to do once they have. */
+export interface PendingWrite {
+  statements: BatchItem<"sqlite">[];
+  afterCommit(): Promise<unknown>;
+}
+
+function channelOf(purpose: CodePurpose): "email" | "sms" {
+  return purpose === "email_verification" ? "email" : "sms";
+}
+
+/** The message text; links and names come from configuration, never from the request. */
+function messageFor(deps: SendDeps, purpose: CodePurpose, to: string, code: string) {
+  const origin = deps.config.issuer;
+  if (purpose === "email_verification") {
+    return deps.outbox.email({
+      to,
+      subject: EMAIL_SUBJECT,
+      text:
+        `Your code to confirm this email address at ${origin} is:\n\n    ${code}\n\n` +
+        `It expires in 24 hours and works once. If you did not create an account at ${origin}, ignore this message.\n`,
+    });
+  }
+  return deps.outbox.sms({ to, text: `${code} is your Latchkey code to confirm this phone number at ${new URL(origin).host}. It expires in 10 minutes.` });
+}
+
+/**
+ * A new code for `target`, as statements for the caller's batch. The insert
+ * refuses (returns no row) when the send cap is full; the message and the
+ * audit row then take themselves back out in the same batch.
+ */
+async function prepareCode(deps: SendDeps, args: { userId: string; purpose: CodePurpose; target: string; now: number; audit: AuditContext }) {
+  const { database, random } = deps;
+  const { userId, purpose, target, now, audit } = args;
+  const code = generateNumericCode(random, CODE_POLICIES[purpose].digits);
+  const newCode = {
+    id: random.uuid(),
+    userId,
+    purpose,
+    target,
+    codeHash: await hashCode(userId, purpose, code),
+    createdAt: now,
+    expiresAt: codeExpiresAt(purpose, now),
+  };
+  const message = messageFor(deps, purpose, target, code);
+  const event: AuditEventInput = {
+    id: random.uuid(),
+    occurredAt: now,
+    type: "verification.code_sent",
+    actorId: audit.actorId,
+    userId,
+    sessionId: audit.sessionId,
+    ipAddress: audit.clientAddress,
+    details: { purpose, channel: channelOf(purpose) },
+  };
+  const statements = [
+    insertCodeWithinCap(database.db, newCode, { windowStart: now - SEND_WINDOW_MS, max: MAX_SENDS_PER_WINDOW }),
+    voidEarlierCodes(database.db, newCode),
+    message.statement,
+    withdrawMessageUnlessInserted(database.db, message.id, newCode.id),
+    insertAuditEventIf(database.db, event, codeInserted(database.db, newCode.id)),
+  ] as const;
+  return { statements, deliver: () => deps.outbox.deliver([message.id]) };
+}
+
+/**
+ * The first email code of a new account, for registration to commit in the
+ * same batch as the user row: a user never exists without the code that
+ * was promised, and a failed registration mails nobody.
+ */
+export function firstEmailCode(deps: SendDeps) {
+  return async (user: { id: string; email: string; now: number; clientAddress: string }): Promise<PendingWrite> => {
+    const prepared = await prepareCode(deps, {
+      userId: user.id,
+      purpose: "email_verification",
+      target: user.email,
+      now: user.now,
+      audit: { actorId: user.id, clientAddress: user.clientAddress },
+    });
+    return { statements: [...prepared.statements], afterCommit: prepared.deliver };
+  };
+}
+
+function tooMany(reason: Reason, message: string, retryAfterMs: number): DomainError {
+  return new DomainError("resource_exhausted", reason, message, { retryAfterMs, metadata: { retry_after_ms: String(retryAfterMs) } });
+}
+
+/** One answer for a wrong, expired, used or replaced code, so none can be told apart. */
+function invalidCode(): DomainError {
+  return invalidField("code", "is wrong, expired or already used", Reason.CODE_INVALID);
+}
+
+function exhaustedCode(): DomainError {
+  return invalidField("code", "has had too many wrong attempts and no longer works", Reason.CODE_EXHAUSTED);
+}
+
+/** The caller as a signed-in person: codes are for people, not for API keys. */
+function callerOf(ctx: HandlerContext): AuditContext & { userId: string } {
+  const actor = personOf(ctx);
+  return { userId: actor.userId, actorId: actor.userId, sessionId: actor.sessionId, clientAddress: clientOf(ctx).clientAddress };
+}
+
+/** The address a code of `purpose` goes to, if there is one left to verify. */
+function addressToVerify(user: UserRow, purpose: CodePurpose): string {
+  if (purpose === "email_verification") {
+    if (user.emailVerifiedAt !== null) throw preconditionFailed("the email address is already verified");
+    return user.email;
+  }
+  if (user.phoneNumber === null || user.phoneNumber === "") throw preconditionFailed("the account has no phone number; set one with UpdateUser first");
+  if (user.phoneVerifiedAt !== null) throw preconditionFailed("the phone number is already verified");
+  return user.phoneNumber;
+}
+
+export function createVerificationHandlers(deps: ServiceDeps): UserHandlers {
+  const { database, clock } = deps;
+
+  async function loadUser(userId: string): Promise<UserRow> {
+    const user = await findUserById(database.db, userId);
+    // Deleted since the token was checked: as good as no credentials.
+    if (!user) throw invalidCredentials();
+    return user;
+  }
+
+  async function send(ctx: HandlerContext, purpose: CodePurpose): Promise<void> {
+    const caller = callerOf(ctx);
+    const user = await loadUser(caller.userId);
+    const target = addressToVerify(user, purpose);
+    const now = clock.now();
+    const blockedForMs = resendBlockedForMs(await findLatestCode(database.db, user.id, purpose), now);
+    if (blockedForMs !== undefined) throw tooMany(Reason.CODE_EXHAUSTED, "too many wrong codes; try again later", blockedForMs);
+    const capped = async () => decideSend(await findSendTimes(database.db, user.id, purpose, now - SEND_WINDOW_MS), now);
+    const before = await capped();
+    if (!before.allowed) throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", before.retryAfterMs);
+    const prepared = await prepareCode(deps, { userId: user.id, purpose, target, now, audit: caller });
+    const [inserted] = await database.batch(prepared.statements);
+    if (inserted.length === 0) {
+      // A concurrent send filled the cap between the check and the batch.
+      const after = await capped();
+      throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", after.allowed ? 1000 : after.retryAfterMs);
+    }
+    await prepared.deliver();
+  }
+
+  async function verify(ctx: HandlerContext, purpose: CodePurpose, submitted: string): Promise<UserRow> {
+    const caller = callerOf(ctx);
+    const now = clock.now();
+    const code = await findLatestCode(database.db, caller.userId, purpose);
+    if (!code) throw invalidCode();
+    const state = codeState(code, now);
+    if (state === "exhausted") throw exhaustedCode();
+    if (state !== "live") throw invalidCode();
+    const codeHash = await hashCode(caller.userId, purpose, normaliseSubmittedCode(submitted));
+    if (!codeHashesMatch(code.codeHash, codeHash)) {
+      const [counted] = await recordWrongAttempt(database.db, code.id, now);
+      throw counted && killedBy(counted.attempts) ? exhaustedCode() : invalidCode();
+    }
+    const submission: Submission = { codeId: code.id, userId: caller.userId, purpose, codeHash, now };
+    const verifiedType = purpose === "email_verification" ? "user.email_verified" : "user.phone_verified";
+    const [, , consumed] = await database.batch([
+      insertAuditEventIf(
+        database.db,
+        { id: deps.random.uuid(), occurredAt: now, type: verifiedType, actorId: caller.actorId, userId: caller.userId, sessionId: caller.sessionId, ipAddress: caller.clientAddress, details: { channel: channelOf(purpose) } },
+        acceptsSubmission(database.db, submission),
+      ),
+      markVerifiedIfAccepted(database.db, submission),
+      consumeCode(database.db, submission),
+    ]);
+    // Lost to a concurrent use, or the address changed after the code was sent.
+    if (consumed.length === 0) throw invalidCode();
+    return loadUser(caller.userId);
+  }
+
+  return {
+    async verifyEmail(req, ctx) {
+      return { user: toProtoUser(await verify(ctx, "email_verification", req.code)) };
+    },
+    async resendEmailVerification(_req, ctx) {
+      await send(ctx, "email_verification");
+      return {};
+    },
+    async startPhoneVerification(_req, ctx) {
+      await send(ctx, "phone_verification");
+      return {};
+    },
+    async completePhoneVerification(req, ctx) {
+      return { user: toProtoUser(await verify(ctx, "phone_verification", req.code)) };
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { defineOrganisationSuite } from "../rpc/organisation-suite.js";
+import { startNode } from "../support/start-node.js";
+
+defineOrganisationSuite(() => startNode());

@@ -1,0 +1,4 @@
+import { defineUserSuite } from "../rpc/user-suite.js";
+import { startNode } from "../support/start-node.js";
+
+defineUserSuite(() => startNode());
