@@ -25,11 +25,12 @@ import { createSmsWebhookTransport } from "./services/delivery/sms-webhook.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createOrganisationService } from "./services/organisation/index.js";
 import { createUserService } from "./services/user/index.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createRegistration } from "./services/user/register.js";
 import type { Database } from "./store/database.js";
 import { findAvatar } from "./store/queries/avatars.js";
 import { createInterceptors } from "./transport/connect/interceptors.js";
-import { SERVICES, registerServices } from "./transport/connect/routes.js";
+import { SERVICES, describeServices, registerServices } from "./transport/connect/routes.js";
 import { createHttpApp } from "./transport/http/app.js";
 
 export interface AppDeps {
@@ -45,6 +46,8 @@ export interface AppDeps {
   runtime: "node" | "worker";
   /** Sends email; only the Node runtime has one (SMTP). Without it, mail stays in the outbox. */
   mail?: MailTransport | undefined;
+  /** The package version, reported by GetSystemInfo. */
+  version?: string | undefined;
 }
 
 export interface App {
@@ -76,14 +79,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await keyRing.ensure();
   const tokens = createTokenService({ database, keyRing, clock, random, logger, issuer: config.issuer, audience: config.audience });
   const register = createRegistration({ database, hasher, clock, random });
-  const signIn = createSignIn({ database, hasher, tokens, clock, random });
-  await bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword });
-  // The dummy hash makes unknown-user sign-ins cost what real ones cost;
-  // computing it now keeps the first such sign-in from standing out.
-  await signIn.warmUp();
-
-  const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
-  const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
   const outbox = createOutbox({
     database,
     clock,
@@ -92,11 +87,28 @@ export async function createApp(deps: AppDeps): Promise<App> {
     mail: deps.mail,
     sms: config.smsWebhookUrl ? createSmsWebhookTransport(config.smsWebhookUrl) : undefined,
   });
-  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, register, signIn, apiKeys, pageTokenKey, outbox };
+  const signIn = createSignIn({ database, hasher, tokens, clock, random, config, outbox });
+  await bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword });
+  // The dummy hash makes unknown-user sign-ins cost what real ones cost;
+  // computing it now keeps the first such sign-in from standing out.
+  await signIn.warmUp();
+
+  const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
+  const totpKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey totp secrets v1");
+  const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
+  const system = {
+    version: deps.version ?? "unknown",
+    runtime: deps.runtime === "worker" ? ("workerd" as const) : ("node" as const),
+    startedAt: clock.now(),
+    services: describeServices(),
+  };
+  const authenticate = createAuthenticator({ database, tokens, clock });
+  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, authenticate, register, signIn, apiKeys, pageTokenKey, totpKey, outbox, system };
   const impls = {
     auth: createAuthService(shared),
     user: createUserService(shared),
     organisation: createOrganisationService(shared),
+    admin: createAdminService(shared),
   };
   return {
     routes: (router) => registerServices(router, impls),
@@ -104,7 +116,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       logger,
       random,
       trustedProxies: config.trustedProxies,
-      authenticate: createAuthenticator({ database, tokens, clock }),
+      authenticate,
       database,
     }),
     services: SERVICES,

@@ -7,7 +7,12 @@
 import type { Random } from "./ports.js";
 import { constantTimeEqual, sha256Hex } from "./tokens/secrets.js";
 
-export type CodePurpose = "email_verification" | "phone_verification";
+export type CodePurpose = "email_verification" | "phone_verification" | "mfa_email" | "mfa_sms" | "password_reset";
+
+/** The channel a code of each purpose travels by, and so the address it is bound to. */
+export function channelOf(purpose: CodePurpose): "email" | "sms" {
+  return purpose === "phone_verification" || purpose === "mfa_sms" ? "sms" : "email";
+}
 
 export interface CodePolicy {
   digits: number;
@@ -26,6 +31,12 @@ const HOUR_MS = 60 * MINUTE_MS;
 export const CODE_POLICIES: Readonly<Record<CodePurpose, CodePolicy>> = {
   email_verification: { digits: 8, ttlMs: 24 * HOUR_MS },
   phone_verification: { digits: 6, ttlMs: 10 * MINUTE_MS },
+  // Sign-in codes are asked for while the sign-in waits: ten minutes either way.
+  mfa_email: { digits: 8, ttlMs: 10 * MINUTE_MS },
+  mfa_sms: { digits: 6, ttlMs: 10 * MINUTE_MS },
+  // A reset hands over the account: one hour is enough to read the mail, and
+  // keeps a forgotten message from staying a way in for a whole day.
+  password_reset: { digits: 8, ttlMs: HOUR_MS },
 };
 
 /** Wrong submissions after which a code stops working, whatever comes next. */

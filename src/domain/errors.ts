@@ -19,6 +19,8 @@ export type ErrorKind =
 export const Reason = {
   INVALID_FIELD: "INVALID_FIELD",
   WEAK_PASSWORD: "WEAK_PASSWORD",
+  /** The new password is one of the account's recent ones (the profile's history length). */
+  PASSWORD_REUSED: "PASSWORD_REUSED",
   INVALID_CREDENTIALS: "INVALID_CREDENTIALS",
   PERMISSION_DENIED: "PERMISSION_DENIED",
   NOT_FOUND: "NOT_FOUND",
@@ -33,11 +35,15 @@ export const Reason = {
   CODE_EXHAUSTED: "CODE_EXHAUSTED",
   /** Too many codes sent; RetryInfo says when the next one may be. */
   TOO_MANY_CODES: "TOO_MANY_CODES",
+  /** Too many failed sign-ins for the account, or too many requests from the client address; RetryInfo says when to try again. */
+  TOO_MANY_ATTEMPTS: "TOO_MANY_ATTEMPTS",
   PRECONDITION_FAILED: "PRECONDITION_FAILED",
   HASHING_BUSY: "HASHING_BUSY",
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
   DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
   DATABASE_BUSY: "DATABASE_BUSY",
+  /** The mail server or SMS gateway did not accept a message; it stays in the outbox. */
+  DELIVERY_FAILED: "DELIVERY_FAILED",
   INTERNAL: "INTERNAL",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -45,7 +45,8 @@ export async function main(env: Env = process.env): Promise<Running> {
       maxQueued: config.maxQueuedHashes,
     });
     const mail = config.smtpUrl ? createSmtpMailTransport(config.smtpUrl, { from: noReplySender(config.issuer) }) : undefined;
-    const app = await createApp({ config, database, hasher, keyEncryptionKey, logger, runtime: "node", mail });
+    const version = await packageVersion();
+    const app = await createApp({ config, database, hasher, keyEncryptionKey, logger, runtime: "node", mail, version });
     const server = await startNodeServer(app, {
       port: config.port,
       ready: () => database.ping().then(
@@ -74,6 +75,12 @@ export async function main(env: Env = process.env): Promise<Running> {
     database.close();
     throw error;
   }
+}
+
+/** The version in package.json (two levels up from src/runtime and from dist/runtime). */
+async function packageVersion(): Promise<string> {
+  const text = await readFile(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version?: string }).version ?? "unknown";
 }
 
 /** The path of a `file:` database (libSQL accepts relative paths there), else undefined. */

@@ -13,6 +13,8 @@ import { createJsonLogger, type Logger } from "../domain/logger.js";
 import { openD1 } from "../store/open-d1.js";
 import { createConnectFetchHandler, type ConnectFetchHandler } from "../transport/connect/fetch-handler.js";
 import { createWasmArgon2Hasher } from "./argon2-worker.js";
+// Inlined by the bundler: the Worker has no file system to read it from.
+import packageJson from "../../package.json" with { type: "json" };
 
 /** The bindings declared in wrangler.toml, plus secrets. */
 export interface WorkerEnv {
@@ -78,6 +80,7 @@ async function start(env: WorkerEnv): Promise<Ready> {
       keyEncryptionKey: decodeBase64(config.encryptionKey),
       logger,
       runtime: "worker",
+      version: packageJson.version,
     });
     const connect = createConnectFetchHandler({
       routes: app.routes,

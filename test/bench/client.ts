@@ -14,7 +14,24 @@ export function createRpcClient(baseUrl: string, maxSockets: number) {
   const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   const { hostname, port } = new URL(baseUrl);
 
-  function call(path: string, message: unknown, headers: Record<string, string> = {}): Promise<RpcAnswer> {
+  /**
+   * One call. Kept-alive connections the server closed while they were idle
+   * (its keep-alive timeout passed during a long setup step) fail on reuse
+   * before the request was read; the call then goes out again, on the next
+   * idle connection or a new one. Each stale connection fails only once.
+   */
+  async function call(path: string, message: unknown, headers: Record<string, string> = {}): Promise<RpcAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send(path, message, headers);
+      } catch (error) {
+        const stale = (error as { reusedSocket?: boolean }).reusedSocket && (error as NodeJS.ErrnoException).code === "ECONNRESET";
+        if (!stale || attempt >= maxSockets) throw error;
+      }
+    }
+  }
+
+  function send(path: string, message: unknown, headers: Record<string, string>): Promise<RpcAnswer> {
     const payload = Buffer.from(JSON.stringify(message));
     return new Promise((resolve, reject) => {
       const req = request(
@@ -42,7 +59,7 @@ export function createRpcClient(baseUrl: string, maxSockets: number) {
           });
         },
       );
-      req.on("error", reject);
+      req.on("error", (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
   }
@@ -66,6 +83,8 @@ export const METHODS = {
   refreshToken: "latchkey.auth.v1.AuthService/RefreshToken",
   validateToken: "latchkey.auth.v1.AuthService/ValidateToken",
   createUser: "latchkey.user.v1.UserService/CreateUser",
+  listUsers: "latchkey.user.v1.UserService/ListUsers",
+  createOrganisation: "latchkey.organisation.v1.OrganisationService/CreateOrganisation",
 } as const;
 
 export interface TokenPair {

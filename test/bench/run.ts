@@ -6,7 +6,9 @@
  *
  * Knobs (environment):
  *   BENCH_SECONDS       measured seconds per load (default 5; each has a 1 s warm-up)
- *   BENCH_ONLY          comma list of phases: baseline,validate,floor,signin,refresh,mixed
+ *   BENCH_ONLY          comma list of phases: baseline,validate,floor,signin,refresh,mixed,listusers
+ *                       (e.g. BENCH_ONLY=listusers runs only the ListUsers case)
+ *   BENCH_LIST_SECONDS  measured seconds per ListUsers shape (default 3, at most BENCH_SECONDS)
  *   BENCH_SERVER_ROOT   project directory whose server to start (default: this one)
  *   BENCH_SERVER_FLAGS  extra Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   BENCH_SERVER_ENV    extra server environment, e.g. "UV_THREADPOOL_SIZE=8 LATCHKEY_MAX_CONCURRENT_HASHES=2"
@@ -20,13 +22,15 @@ import { measureArgon2Ceiling, type Argon2Ceiling } from "./argon2.js";
 import { cpuWindow } from "./cpu.js";
 import { createRpcClient, METHODS, tokensOf, type RpcClient, type TokenPair } from "./client.js";
 import { runClosedLoop, runFixed, runTogether, type ClosedLoopFigures, type ClosedLoopWorker, type LoadFigures } from "./loads.js";
+import { checkListUsersCase, LIST_USERS, listUsersCases, measureListUsersCase, seedListUsers } from "./list-users.js";
 import { fmt, renderTable, type Row } from "./report.js";
 import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVER_ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? ROOT);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,signin,refresh,mixed").split(",").map((s) => s.trim()));
+const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,signin,refresh,mixed,listusers").split(",").map((s) => s.trim()));
+const LIST_SECONDS = Number(process.env.BENCH_LIST_SECONDS ?? Math.min(SECONDS, 3));
 const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
 const SERVER_ENV = Object.fromEntries(
   (process.env.BENCH_SERVER_ENV ?? "")
@@ -40,6 +44,7 @@ const TARGETS = {
   signInRatio: 0.8,
   refreshRps: 2000,
   mixedValidateP99Ms: 10,
+  listUsersP99Ms: 20,
   peakRssMiB: 150,
 };
 
@@ -298,7 +303,8 @@ async function main() {
       });
     }
 
-    // 6: memory over the whole run.
+    // 6: memory over the phases above (the ListUsers phase, with its
+    // hundred thousand users, is reported on its own below).
     const memory = await server.memory();
     results.memory = memory;
     rows.push({
@@ -308,7 +314,45 @@ async function main() {
       ratio: fmt.ratio(memory.hwmKiB / 1024 / TARGETS.peakRssMiB),
       met: memory.hwmKiB / 1024 <= TARGETS.peakRssMiB,
     });
-    results.peakRssByPhaseMiB = Object.fromEntries(Object.entries(memory.byPhase).map(([phase, kib]) => [phase, Math.round(kib / 102.4) / 10]));
+
+    // 7: ListUsers over 100,000 members of one organisation, one caller at a
+    // time, against the Connect floor's latency on one connection. Last,
+    // because it leaves the database a hundred thousand users larger.
+    if (PHASES.has("listusers")) {
+      server.phase("listusers-seed");
+      const seeded = await seedListUsers(client, server.databaseFile, fixture.adminAccess);
+      log(`seeded ${seeded.seeded.toLocaleString("en-US")} users into one organisation in ${fmt.ms(seeded.seedMs)}`);
+      rows.push({ figure: `ListUsers: ${LIST_USERS.users.toLocaleString("en-US")} members seeded in SQL`, value: fmt.ms(seeded.seedMs) });
+      const cases = await listUsersCases(client, seeded);
+      server.phase("listusers");
+      const floor = await runFixed(
+        { url: `${url}/grpc.health.v1.Health/Check`, method: "POST", headers: { "content-type": "application/json" }, body: "{}", connections: 1, seconds: LIST_SECONDS, warmupSeconds: 0.5 },
+        probe,
+      );
+      describe("Connect floor (Health/Check) @1", floor);
+      rows.push({ figure: "Connect floor: Health/Check @1", value: `p50 ${fmt.ms(floor.p50)}  p99 ${fmt.ms(floor.p99)}  (${fmt.rps(floor.okRps)})`, ...cpuCells(floor) });
+      const listed: Record<string, unknown> = { seeded, floor_c1: floor };
+      for (const c of cases) {
+        const { totalSize, returned } = await checkListUsersCase(client, c);
+        const figures = await measureListUsersCase(url, c, LIST_SECONDS, probe);
+        describe(`ListUsers ${c.name} @1`, figures);
+        const p50Ratio = figures.p50 / floor.p50;
+        listed[c.name] = { ...figures, totalSize, returned, p50RatioToFloor: p50Ratio };
+        rows.push({
+          figure: `ListUsers ${c.name} @1`,
+          value: `p50 ${fmt.ms(figures.p50)} (${fmt.ratio(p50Ratio)} floor)  p99 ${fmt.ms(figures.p99)}  ${returned} of ${totalSize.toLocaleString("en-US")}${figures.non2xx + figures.errors > 0 ? `  non-2xx ${figures.non2xx + figures.errors}` : ""}`,
+          target: `p99 ≤ ${TARGETS.listUsersP99Ms} ms`,
+          ratio: fmt.ratio(figures.p99 / TARGETS.listUsersP99Ms),
+          met: figures.p99 <= TARGETS.listUsersP99Ms && figures.non2xx + figures.errors === 0,
+          ...cpuCells(figures),
+        });
+      }
+      results.listUsers = listed;
+      const peak = (await server.memory()).byPhase.listusers ?? 0;
+      rows.push({ figure: "server peak RSS during ListUsers", value: fmt.mib(peak) });
+    }
+
+    results.peakRssByPhaseMiB = Object.fromEntries(Object.entries((await server.memory()).byPhase).map(([phase, kib]) => [phase, Math.round(kib / 102.4) / 10]));
     results.serverOutput = server.output.slice(-50);
     results.loadAverageAtEnd = loadavg();
     if (server.output.length > 0) log(`the server wrote ${server.output.length} line(s); last: ${server.output.at(-1)}`);

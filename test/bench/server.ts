@@ -36,6 +36,8 @@ export interface MemoryStats {
 export interface BenchServer {
   readonly url: string;
   readonly pid: number;
+  /** The server's libSQL database file, for arranging data directly in SQL. */
+  readonly databaseFile: string;
   /** Milliseconds from spawn to the first 200 from /readyz. */
   readonly startMs: number;
   /** How the server was started (its Node arguments). */
@@ -102,6 +104,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
   const dir = await mkdtemp(join(tmpdir(), "latchkey-bench-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const databaseFile = join(dir, "bench.db");
   const output: string[] = [];
   const entry = serverEntry(options.root);
   const started = performance.now();
@@ -110,7 +113,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     env: {
       ...process.env,
       PORT: String(port),
-      DATABASE_URL: `file:${join(dir, "bench.db")}`,
+      DATABASE_URL: `file:${databaseFile}`,
       LOG_LEVEL: "warn",
       LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: BOOTSTRAP_ADMIN.email,
       LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password,
@@ -183,6 +186,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
   return {
     url,
     pid,
+    databaseFile,
     startMs,
     command: [...(options.nodeFlags ?? []), ...entry.args].join(" "),
     output,

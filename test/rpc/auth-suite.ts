@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient, type Client, type Transport } from "@
 import { SignJWT, base64url, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
+import { SubjectKind } from "../../gen/latchkey/auth/v1/token_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
 import { bearer, rpcError } from "../support/rpc-calls.js";
@@ -326,6 +327,24 @@ export function defineAuthSuite(start: () => Promise<RpcTarget>): void {
       expect(result.subject).toBe(user.id);
       const plainKey = await auth.createApiKey({ name: "no-validate", permissions: ["users.read"] }, bearer(tokens.accessToken));
       expect((await rpcError(auth.validateToken({ token: tokens.accessToken }, { headers: { "x-api-key": plainKey.key } }))).code).toBe(Code.PermissionDenied);
+    });
+
+    it("introspects an API key: active with its permissions until revoked", async () => {
+      const { user, tokens } = await signUp("key-introspected");
+      const created = await auth.createApiKey({ name: "robot", permissions: ["users.read", "api_keys.read"] }, bearer(tokens.accessToken));
+      const live = await validate(created.key);
+      expect(live.active).toBe(true);
+      expect(live.subject).toBe(user.id);
+      expect(live.subjectKind).toBe(SubjectKind.API_KEY);
+      expect(live.tokenId).toBe(created.apiKey!.id);
+      expect(live.scopes).toEqual(["api_keys.read", "users.read"]);
+      expect(live.securityProfile).toBe("default");
+      await auth.revokeApiKey({ apiKeyId: created.apiKey!.id }, bearer(tokens.accessToken));
+      const revoked = await validate(created.key);
+      expect(revoked.active).toBe(false);
+      expect(revoked.subject).toBe("");
+      // Shaped like a key but unknown: inactive as well.
+      expect((await validate(`${created.key.slice(0, -4)}AAAA`)).active).toBe(false);
     });
   });
 

@@ -9,7 +9,7 @@ import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { MemberRole, InvitationState } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
-import { bearer, rpcError, signInPair } from "../support/rpc-calls.js";
+import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -20,10 +20,6 @@ function reasonOf(error: ConnectError): string | undefined {
   return error.findDetails(ErrorInfoSchema)[0]?.reason;
 }
 
-let counter = 0;
-function unique(tag: string): string {
-  return `${tag}-${Date.now().toString(36)}-${counter++}`;
-}
 
 interface Person {
   id: string;

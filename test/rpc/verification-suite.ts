@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
+import { unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 
 /** What was sent to one address, as the recipient reads it. */
@@ -51,10 +52,6 @@ const PASSWORD = "violet-anchor-meadow-71-quartz";
 const EMAIL_CODE = /\b(\d{8})\b/;
 const SMS_CODE = /\b(\d{6})\b/;
 
-let counter = 0;
-function unique(tag: string): string {
-  return `${tag}-${Date.now().toString(36)}-${counter++}`;
-}
 
 function codeIn(message: ReceivedMessage, pattern: RegExp): string {
   const code = pattern.exec(message.text)?.[1];

@@ -10,8 +10,8 @@ import type { Database } from "../../src/store/database.js";
 import { afterCursor, toOrderBy, toWhere, type ListingColumns } from "../../src/store/listing-sql.js";
 import { openLibsql } from "../../src/store/open-libsql.js";
 import { USER_FILTER_SCHEMA, USER_ORDER_FIELDS } from "../../src/domain/users/listing.js";
-import { USER_COLUMNS, listUsersQuery } from "../../src/store/queries/users.js";
-import { users } from "../../src/store/schema/index.js";
+import { USER_COLUMNS, chooseMemberReach, countListedUsers, listUserKeys, listUserKeysQuery, listUsers, listUsersQuery, type MemberReach } from "../../src/store/queries/users.js";
+import { memberships, organisations, users } from "../../src/store/schema/index.js";
 
 // The ListUsers contract and its column map, as the service uses them.
 const schema = USER_FILTER_SCHEMA;
@@ -134,6 +134,8 @@ function generate(n: number): UserRow[] {
       superAdmin: false,
       emailVerifiedAt: next() < 0.6 ? createdAt + DAY : null,
       phoneVerifiedAt: null,
+      mfaEmailEnabled: false,
+      mfaSmsEnabled: false,
       activeOrganisationId: null,
       securityProfileId: DEFAULT_PROFILE,
       createdAt,
@@ -342,6 +344,76 @@ describe("ListUsers reads through indexes", () => {
       expect(steps, orderText).toContain(`SEARCH users USING INDEX ${index}`);
       expect(steps, orderText).not.toContain("TEMP B-TREE");
     }
+  });
+});
+
+describe("an organisation's members, reached from memberships or by walking users", () => {
+  const ORGANISATION = "00000000-0000-4000-8000-0000000000bb";
+  // Every third user, so that a walk of the users skips non-members.
+  const members = inserted.filter((_, i) => i % 3 === 0);
+
+  beforeAll(async () => {
+    await database.db.insert(organisations).values({ id: ORGANISATION, name: "Members", nameKey: "members", securityProfileId: DEFAULT_PROFILE, createdAt: BASE, updatedAt: BASE });
+    await database.db.insert(memberships).values(members.map((row) => ({ organisationId: ORGANISATION, userId: row.id, role: "member" as const, joinedAt: BASE })));
+  });
+
+  async function pages(reach: MemberReach, filterText: string, orderText: string, size: number, idsOnly: boolean): Promise<string[]> {
+    const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
+    const listing = { organisationId: ORGANISATION, where: toWhere(parseFilter(filterText, schema), columns), reach };
+    const seen: string[] = [];
+    let after: CursorValue[] | undefined;
+    for (let guard = 0; guard < 1000; guard++) {
+      const page = { limit: size + 1, offset: 0, after };
+      const rows = idsOnly
+        ? (await listUserKeys(database.db, listing, order, page)).map((row) => ({ id: row.id, cursor: order.map((term) => row[term.field as keyof typeof row]!) }))
+        : (await listUsers(database.db, listing, order, page)).map(({ user }) => ({ id: user.id, cursor: cursorOf(order, user) }));
+      seen.push(...rows.slice(0, size).map((row) => row.id));
+      if (rows.length <= size) break;
+      after = rows[size - 1]!.cursor;
+    }
+    return seen;
+  }
+
+  it.each([
+    ["", "", 7],
+    ["", "name,-created_at", 10],
+    ['email:"*@acme.com" AND suspended=false', "-updated_at,name", 4],
+    [`NOT name:"*smith*" AND created_at >= ${at(20)}`, "email", 9],
+  ])("filter %j, order %j, pages of %i: the same rows, pages and total either way", async (filterText, orderText, size) => {
+    const filter = parseFilter(filterText, schema);
+    const memberIds = new Set(members.map((row) => row.id));
+    const want = ids(expected(filterText, orderText).filter((row) => memberIds.has(row.id)));
+    expect(want.length).toBeGreaterThan(0);
+    for (const reach of ["memberships", "users"] as const) {
+      expect(await pages(reach, filterText, orderText, size, false), reach).toEqual(want);
+      expect(await pages(reach, filterText, orderText, size, true), `${reach}, ids only`).toEqual(want);
+      expect(await countListedUsers(database.db, { organisationId: ORGANISATION, where: toWhere(filter, columns), reach }), reach).toBe(want.length);
+    }
+  });
+
+  it("walking the users reads them in index order and probes each membership by key", async () => {
+    for (const [orderText, index] of [
+      ["", "users_created_at_idx"],
+      ["name,-created_at", "users_name_idx"],
+    ] as const) {
+      const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
+      const listing = { organisationId: ORGANISATION, where: undefined, reach: "users" as const };
+      const after = cursorOf(order, inserted[0]!);
+      const steps = (await explain(listUsersQuery(database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
+      expect(steps, orderText).toMatch(new RegExp(`^SEARCH users USING INDEX ${index}`));
+      expect(steps, orderText).toContain("SEARCH scope_membership USING COVERING INDEX sqlite_autoindex_memberships_1 (organisation_id=? AND user_id=?)");
+      expect(steps, orderText).not.toContain("TEMP B-TREE");
+      // Ids alone come from the index and the membership key, without a user row.
+      const keySteps = (await explain(listUserKeysQuery(database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
+      expect(keySteps, orderText).toMatch(new RegExp(`^SEARCH users USING COVERING INDEX ${index}`));
+      expect(keySteps, orderText).not.toContain("TEMP B-TREE");
+    }
+  });
+
+  it("small organisations are read from their memberships, large ones by walking the users", async () => {
+    expect(await chooseMemberReach(database.db, ORGANISATION, 51)).toBe("users");
+    expect(await chooseMemberReach(database.db, ORGANISATION, 1001)).toBe("memberships");
+    expect(await chooseMemberReach(database.db, "00000000-0000-4000-8000-0000000000cc", 51)).toBe("memberships");
   });
 });
 

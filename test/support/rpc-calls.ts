@@ -24,3 +24,9 @@ export async function signInPair(auth: Client<typeof AuthService>, email: string
   if (signedIn.result.case !== "tokens") throw new Error(`${email} cannot sign in with a password alone`);
   return signedIn.result.value;
 }
+
+let counter = 0;
+/** A tag no other test of this run uses: for emails and names in shared databases. */
+export function unique(tag: string): string {
+  return `${tag}-${Date.now().toString(36)}-${counter++}`;
+}

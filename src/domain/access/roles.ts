@@ -35,6 +35,13 @@ export const PERMISSIONS = [
   "api_keys.read",
   "api_keys.write",
   "tokens.validate",
+  "sessions.read",
+  "sessions.write",
+  "security_profiles.read",
+  "security_profiles.write",
+  "audit.read",
+  "system.read",
+  "system.write",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -54,6 +61,15 @@ const MINIMUM_ROLE: Record<Permission, OrganisationRole | undefined> = {
   "api_keys.write": "member",
   // Introspection sees tokens of every organisation: internal services only.
   "tokens.validate": undefined,
+  // A user's own sessions; an organisation admin's key reaches its members'.
+  "sessions.read": "member",
+  "sessions.write": "member",
+  // The system's settings, delivery and audit log: super-admins and their keys only.
+  "security_profiles.read": undefined,
+  "security_profiles.write": undefined,
+  "audit.read": undefined,
+  "system.read": undefined,
+  "system.write": undefined,
 };
 
 /**

@@ -6,17 +6,24 @@ import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { invalidCredentials, invalidField, notFound } from "../../domain/errors.js";
 import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
-import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { findApiKeyById } from "../../store/queries/api-keys.js";
+import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
 import { actorOf, clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
 import { toProtoUser } from "../user/to-proto.js";
+import { createMfaHandlers, toProtoMethods } from "./mfa.js";
+import { createPasswordHandlers } from "./passwords.js";
 import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
+import { createSessionHandlers } from "./sessions.js";
 
 export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthService> {
   const { database, tokens, signIn, apiKeys } = deps;
   return {
+    ...createSessionHandlers(deps),
+    ...createPasswordHandlers(deps),
+    ...createMfaHandlers(deps),
     async checkPasswordStrength(req) {
       const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
       if (!profile) throw new Error("the default security profile is missing");
@@ -40,8 +47,17 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
       if (!email) {
         throw invalidField("email", "is required");
       }
-      const pair = await signIn({ email, password: req.password, keepLoggedIn: req.keepLoggedIn, deviceName: req.deviceName }, clientOf(ctx));
-      return { result: { case: "tokens", value: toProtoTokenPair(pair) } };
+      const result = await signIn({ email, password: req.password, keepLoggedIn: req.keepLoggedIn, deviceName: req.deviceName }, clientOf(ctx));
+      if (result.kind === "mfa") {
+        const challenge = {
+          challengeToken: result.challengeToken,
+          methods: toProtoMethods(result.methods),
+          expiresAt: timestampFromMs(result.expiresAt),
+          codeSentTo: result.codeSentTo,
+        };
+        return { result: { case: "mfaRequired", value: challenge } };
+      }
+      return { result: { case: "tokens", value: toProtoTokenPair(result.pair) } };
     },
 
     async refreshToken(req, ctx) {
@@ -62,8 +78,28 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
 
     async validateToken(req) {
       const inactive = create(ValidateTokenResponseSchema, { active: false });
-      if (!req.token) return inactive;
-      const result = await tokens.authenticate(req.token);
+      const presented = req.token.trim();
+      if (!presented) return inactive;
+      // An API key is introspected exactly as the access interceptor would
+      // authenticate it: revoked, expired or owned by a disabled user → inactive.
+      if (presented.startsWith("lk_")) {
+        const key = await deps.authenticate({ authorization: null, apiKey: presented });
+        if (key?.kind !== "api_key") return inactive;
+        const [found, profile] = await Promise.all([findApiKeyById(database.db, key.apiKeyId), findEffectiveProfile(database.db, key.userId, key.organisationId ?? null)]);
+        return {
+          active: true,
+          subject: key.userId,
+          subjectKind: SubjectKind.API_KEY,
+          organisationId: key.organisationId ?? "",
+          roles: key.roles,
+          scopes: [...key.permissions].sort(),
+          ...(found?.key.expiresAt != null ? { expiresAt: timestampFromMs(found.key.expiresAt) } : {}),
+          securityProfile: profile?.name ?? "",
+          sessionId: "",
+          tokenId: key.apiKeyId,
+        };
+      }
+      const result = await tokens.authenticate(presented);
       if (!result) return inactive;
       const { token, status, roles } = result;
       return {

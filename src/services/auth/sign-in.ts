@@ -1,19 +1,31 @@
 /**
  * Password sign-in. Unknown users, wrong passwords and disabled accounts get
  * the same error after the same work: one argon2id verification (against a
- * dummy hash when there is no user) and one audit row.
+ * dummy hash when there is no user), one audit row and one count against
+ * the account (keyed by the email, so unknown ones lock out alike) and the
+ * client address. A blocked account or address is refused before any of it.
  */
 import { invalidCredentials } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
+import { ADDRESS_RULES, lockoutRule, throttleKeys } from "../../domain/throttle/rules.js";
 import { base64url } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
-import { findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findUserByEmail, updatePasswordHash } from "../../store/queries/users.js";
 import type { ClientInfo, IssuedPair, TokenService } from "../tokens/token-service.js";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Config } from "../../config.js";
+import type { SecurityProfileRow } from "../../store/queries/security-profiles.js";
+import { findDeviceHistory } from "../../store/queries/second-factors.js";
+import type { UserRow } from "../../store/queries/users.js";
+import type { Outbox, QueuedMessage } from "../delivery/outbox.js";
+import { securityNotice } from "../delivery/notifications.js";
+import { createMfaChallenges, type MfaRequired } from "./mfa-challenges.js";
+import { createThrottles } from "../throttle.js";
 
 export interface SignInDeps {
   database: Database;
@@ -21,6 +33,8 @@ export interface SignInDeps {
   tokens: TokenService;
   clock: Clock;
   random: Random;
+  config: Config;
+  outbox: Outbox;
 }
 
 export interface SignInInput {
@@ -30,34 +44,46 @@ export interface SignInInput {
   deviceName: string;
 }
 
+/** A finished sign-in, or the second factor it still needs. */
+export type SignInResult = { kind: "tokens"; pair: IssuedPair } | MfaRequired;
+
+/** What a sign-in that passed every check opens its session with. */
+export interface SessionRequest {
+  keepLoggedIn: boolean;
+  deviceName: string;
+  client: ClientInfo;
+  /** The profile that governs the user, when the caller has read it already. */
+  profile?: SecurityProfileRow | undefined;
+  /** More changes to commit in the session's batch. */
+  statements?: BatchItem<"sqlite">[];
+  /** More notices to queue in that batch and deliver after it. */
+  notices?: QueuedMessage[];
+  /** More details for the `sign_in.succeeded` audit row. */
+  details?: Record<string, string | number | boolean>;
+}
+
 export function createSignIn(deps: SignInDeps) {
   const { database, hasher, tokens, clock, random } = deps;
   const db = database.db;
   let dummyHash: Promise<string> | undefined;
   /** A hash of a random password, made with the current parameters. */
   const dummy = () => (dummyHash ??= hasher.hash(base64url(random.bytes(24))));
+  const throttles = createThrottles({ database, clock });
+  /** The profile whose lockout rule counts this failure; the default one when there is no account. */
+  const lockoutProfile = async (userId: string | undefined) =>
+    (userId ? await findEffectiveProfile(db, userId) : undefined) ?? (await findSecurityProfile(db, DEFAULT_PROFILE_ID)) ?? { lockoutThreshold: 10, lockoutWindowSeconds: 900 };
 
-  async function signIn(input: SignInInput, client: ClientInfo): Promise<IssuedPair> {
-    const email = normaliseEmail(input.email);
-    const password = normalisePassword(input.password);
-    const user = await findUserByEmail(db, email);
-    const passwordOk = await hasher.verify(user?.passwordHash ?? (await dummy()), password);
-    const now = clock.now();
-    if (!user || !passwordOk || user.state !== "active") {
-      await database.batch([
-        insertAuditEvent(db, {
-          id: random.uuid(),
-          occurredAt: now,
-          type: "sign_in.failed",
-          userId: user?.id,
-          ipAddress: client.clientAddress,
-          details: { reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
-        }),
-      ]);
-      throw invalidCredentials();
-    }
-    const profile = await findSecurityProfile(db, user.securityProfileId);
-    if (!profile) throw new Error(`security profile ${user.securityProfileId} is missing`);
+  const mfa = createMfaChallenges(deps);
+
+  /**
+   * Opens the session of a user who passed every check (password, and the
+   * second factor when one is needed): the session, the audit row and a
+   * notice when the device name is new, all in one batch.
+   */
+  async function openUserSession(user: UserRow, request: SessionRequest): Promise<IssuedPair> {
+    const { client } = request;
+    const profile = request.profile ?? (await findEffectiveProfile(db, user.id));
+    if (!profile) throw new Error(`no security profile for user ${user.id}`);
     // New sessions start in the organisation the user last worked in, if the
     // user is still a member of it.
     const organisationRole = user.activeOrganisationId ? await findMembershipRole(db, user.activeOrganisationId, user.id) : undefined;
@@ -69,15 +95,21 @@ export function createSignIn(deps: SignInDeps) {
         organisationRole: organisationRole ?? null,
       },
       profile,
-      keepLoggedIn: input.keepLoggedIn,
-      deviceName: input.deviceName,
+      keepLoggedIn: request.keepLoggedIn,
+      deviceName: request.deviceName,
       client,
     });
-    // Upgrade hashes made with weaker parameters while the password is at hand.
-    const rehash = hasher.needsRehash(user.passwordHash) ? [updatePasswordHash(db, user.id, await hasher.hash(password), now)] : [];
+    const now = clock.now();
+    // A device name the user never signed in with; a first sign-in ever is not news.
+    const history = await findDeviceHistory(db, user.id, request.deviceName);
+    const notices = [...(request.notices ?? [])];
+    if (history.anySession && !history.sameDevice) {
+      notices.push(securityNotice(deps.outbox, deps.config.issuer, user.email, "new_device_sign_in", { at: now, clientAddress: client.clientAddress, subject: request.deviceName }));
+    }
     await database.batch([
       ...session.statements,
-      ...rehash,
+      ...(request.statements ?? []),
+      ...notices.map((notice) => notice.statement),
       insertAuditEvent(db, {
         id: random.uuid(),
         occurredAt: now,
@@ -86,15 +118,58 @@ export function createSignIn(deps: SignInDeps) {
         userId: user.id,
         sessionId: session.sessionId,
         ipAddress: client.clientAddress,
-        details: { device_name: input.deviceName, keep_logged_in: input.keepLoggedIn },
+        details: { device_name: request.deviceName, keep_logged_in: request.keepLoggedIn, ...request.details },
       }),
     ]);
+    if (notices.length > 0) await deps.outbox.deliver(notices.map((notice) => notice.id));
     return session.pair;
+  }
+
+  async function signIn(input: SignInInput, client: ClientInfo): Promise<SignInResult> {
+    const email = normaliseEmail(input.email);
+    const password = normalisePassword(input.password);
+    // Per account (keyed by the email, known or not) and per client address;
+    // a blocked key is refused before any password work.
+    const lockoutKey = await throttleKeys.lockout(email);
+    const addressKey = throttleKeys.address("sign_in", client.clientAddress);
+    const counted = await throttles.assertOpen([lockoutKey, addressKey]);
+    const user = await findUserByEmail(db, email);
+    const passwordOk = await hasher.verify(user?.passwordHash ?? (await dummy()), password);
+    const now = clock.now();
+    if (!user || !passwordOk || user.state !== "active") {
+      const rule = lockoutRule(await lockoutProfile(user?.id));
+      await database.batch([
+        throttles.hitStatement(lockoutKey, rule),
+        throttles.hitStatement(addressKey, ADDRESS_RULES.signInFailures),
+        insertAuditEvent(db, {
+          id: random.uuid(),
+          occurredAt: now,
+          type: "sign_in.failed",
+          userId: user?.id,
+          ipAddress: client.clientAddress,
+          details: { reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
+        }),
+      ]);
+      throw invalidCredentials();
+    }
+    // The right password ends the run of failures, and the strikes with it.
+    if (counted.has(lockoutKey)) await database.batch([throttles.clearStatement(lockoutKey)]);
+    const profile = await findEffectiveProfile(db, user.id);
+    if (!profile) throw new Error(`no security profile for user ${user.id}`);
+    // Upgrade hashes made with weaker parameters while the password is at hand.
+    const rehash = hasher.needsRehash(user.passwordHash) ? [updatePasswordHash(db, user.id, await hasher.hash(password), now)] : [];
+    // A second factor is due: no session yet, only a challenge.
+    const challenge = await mfa.start(user, profile, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, statements: rehash });
+    if (challenge) return challenge;
+    const pair = await openUserSession(user, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, profile, statements: rehash });
+    return { kind: "tokens", pair };
   }
 
   return Object.assign(signIn, {
     /** Computes the dummy hash ahead of the first unknown-user sign-in. */
     warmUp: () => dummy().then(() => undefined),
+    /** Opens the session of a sign-in that has passed its second factor too. */
+    openUserSession,
   });
 }
 

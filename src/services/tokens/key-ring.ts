@@ -2,15 +2,23 @@
  * Signing keys: generated on first start, private halves encrypted at rest
  * with the key-encryption key, public halves served as the JWKS. Several
  * instances share the keys through the database; an instance that meets an
- * unknown `kid` reloads the published keys (at most once a second).
+ * unknown `kid` reloads the published keys (at most once a second), and every
+ * instance reads them again after RELOAD_AFTER_MS.
+ *
+ * Rotation adds a new key that signs from then on and retires the previous
+ * one, which stays published (and accepted) until every token it may have
+ * signed has expired: the longest access-token lifetime, plus the reload
+ * interval during which other instances may still sign with it, plus the
+ * clock tolerance of verification.
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
 import type { Logger } from "../../domain/logger.js";
 import type { Clock, Random } from "../../domain/ports.js";
-import { SIGNING_ALGORITHM, importPrivateKey, importPublicKey, type SigningKey } from "../../domain/tokens/access-token.js";
+import { CLOCK_TOLERANCE_SECONDS, SIGNING_ALGORITHM, importPrivateKey, importPublicKey, type SigningKey } from "../../domain/tokens/access-token.js";
 import { base64url, fromBase64url, seal, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
-import { insertSigningKey, listPublishedSigningKeys, type SigningKeyRow } from "../../store/queries/signing-keys.js";
+import { insertSigningKey, listPublishedSigningKeys, retireSigningKeysExcept, type SigningKeyRow } from "../../store/queries/signing-keys.js";
 
 export interface PublishedKey {
   kid: string;
@@ -28,6 +36,14 @@ export interface KeyRing {
   publicKey(kid: string): Promise<CryptoKey | undefined>;
   /** Public keys for /.well-known/jwks.json: current and still-published retired keys. */
   jwks(): Promise<{ keys: JWK[] }>;
+  /**
+   * Makes a new key the signing key and retires the others, which stay
+   * published for `tokenLifetimeMs` (the longest access-token lifetime) plus
+   * the time other instances may take to notice. `alongside` gives the
+   * statements (the audit row) committed in the same batch. Answers the new
+   * kid and the published kids, newest first.
+   */
+  rotate(tokenLifetimeMs: number, alongside?: (kid: string) => BatchItem<"sqlite">[]): Promise<{ currentKid: string; publishedKids: string[] }>;
 }
 
 export interface KeyRingDeps {
@@ -82,29 +98,30 @@ export function createKeyRing(deps: KeyRingDeps): KeyRing {
     return importPrivateKey(JSON.parse(textDecoder.decode(plain)) as JWK);
   }
 
-  async function generate(): Promise<void> {
+  /** A new key pair and the statement that stores it. */
+  async function generate() {
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { crv: "Ed25519", extractable: true });
     const kid = base64url(random.bytes(12));
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALGORITHM, use: "sig" };
     const privateJwk = await exportJWK(privateKey);
     const sealed = await seal(keyEncryptionKey, textEncoder.encode(JSON.stringify(privateJwk)), `signing-key:${kid}`, random);
-    await database.batch([
-      insertSigningKey(database.db, {
-        kid,
-        alg: SIGNING_ALGORITHM,
-        publicJwk: JSON.stringify(publicJwk),
-        privateJwkSealed: base64url(sealed),
-        createdAt: clock.now(),
-      }),
-    ]);
-    logger.info("signing_key.created", { kid });
+    const statement = insertSigningKey(database.db, {
+      kid,
+      alg: SIGNING_ALGORITHM,
+      publicJwk: JSON.stringify(publicJwk),
+      privateJwkSealed: base64url(sealed),
+      createdAt: clock.now(),
+    });
+    return { kid, statement };
   }
 
   return {
     async ensure() {
       await reload();
       if (!loaded?.signing) {
-        await generate();
+        const { kid, statement } = await generate();
+        await database.batch([statement]);
+        logger.info("signing_key.created", { kid });
         await reload();
       }
     },
@@ -125,6 +142,18 @@ export function createKeyRing(deps: KeyRingDeps): KeyRing {
     async jwks() {
       const state = await current();
       return { keys: [...state.published.values()].map((k) => k.jwk) };
+    },
+    async rotate(tokenLifetimeMs, alongside = () => []) {
+      const { kid, statement } = await generate();
+      const now = clock.now();
+      // Verifiers accept a token a little past its expiry (clock tolerance).
+      const publishedUntil = now + tokenLifetimeMs + RELOAD_AFTER_MS + CLOCK_TOLERANCE_SECONDS * 1000;
+      const [, retired] = await database.batch([statement, retireSigningKeysExcept(database.db, kid, now, publishedUntil), ...alongside(kid)]);
+      logger.info("signing_key.rotated", { kid, retired: retired.map((row) => row.kid).join(","), published_until: new Date(publishedUntil).toISOString() });
+      // A load that started before the batch committed would miss the new key.
+      await loading?.catch(() => undefined);
+      await reload();
+      return { currentKid: kid, publishedKids: [...(loaded?.published.keys() ?? [])] };
     },
   };
 }

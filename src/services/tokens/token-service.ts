@@ -19,8 +19,7 @@ import { createAccessTokenVerifier } from "../../domain/tokens/verification-cach
 import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
-import { findSecurityProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
-import { findUserProfileId } from "../../store/queries/users.js";
+import { findEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
 import {
   consumeRefreshToken,
   findRefreshTokenByHash,
@@ -113,9 +112,10 @@ export function createTokenService(deps: TokenServiceDeps) {
       : { idle: profile.refreshIdleTtlSeconds * SECOND, absolute: profile.refreshAbsoluteTtlSeconds * SECOND };
   }
 
-  async function profileOf(id: string): Promise<SecurityProfileRow> {
-    const profile = await findSecurityProfile(db, id);
-    if (!profile) throw new Error(`security profile ${id} is missing`);
+  /** The profile that governs `userId` acting in `organisationId`. */
+  async function profileOf(userId: string, organisationId: string): Promise<SecurityProfileRow> {
+    const profile = await findEffectiveProfile(db, userId, organisationId);
+    if (!profile) throw new Error(`no security profile for user ${userId}`);
     return profile;
   }
 
@@ -232,7 +232,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       const status = await findSessionStatus(db, sessionId);
       if (!status || status.revokedAt !== null || status.expiresAt <= now) throw invalidCredentials();
-      const profile = await profileOf((await findUserProfileId(db, subject.id)) ?? "");
+      const profile = await profileOf(subject.id, subject.organisationId);
       const access = await mintAccessToken(subject, sessionId, profile, status.expiresAt, now);
       await database.batch([
         setSessionOrganisation(db, sessionId, subject.organisationId),

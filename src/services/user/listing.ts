@@ -13,7 +13,7 @@ import { parseOrderBy, type OrderTerm } from "../../domain/listing/order-by.js";
 import { decodePageToken, encodePageToken, listQueryHash, pageSize, type CursorValue } from "../../domain/listing/page-token.js";
 import { DEFAULT_USER_ORDER, USER_FILTER_SCHEMA, USER_ORDER_FIELDS } from "../../domain/users/listing.js";
 import { toWhere } from "../../store/listing-sql.js";
-import { USER_COLUMNS, countListedUsers, listUsers, type UserRow } from "../../store/queries/users.js";
+import { USER_COLUMNS, chooseMemberReach, countListedUsers, listUserKeys, listUsers, type UserKeyRow, type UserListing, type UserRow } from "../../store/queries/users.js";
 import { actorOf } from "../caller.js";
 import { kOrganisationScope } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
@@ -25,6 +25,15 @@ import { toProtoUserAsSeen } from "./to-proto.js";
 function cursorOf(row: UserRow, order: readonly OrderTerm[]): CursorValue[] {
   const values: Record<string, CursorValue> = { id: row.id, name: row.name, email: row.email, created_at: row.createdAt, updated_at: row.updatedAt };
   return order.map((term) => values[term.field]!);
+}
+
+/** The same for a row of listUserKeys, which holds the ordered fields by name. */
+function keyCursorOf(row: UserKeyRow, order: readonly OrderTerm[]): CursorValue[] {
+  return order.map((term) => {
+    const value = row[term.field as keyof UserKeyRow];
+    if (value === undefined) throw new Error(`the listed keys lack the ordered field "${term.field}"`);
+    return value;
+  });
 }
 
 /** The fields a read mask keeps: undefined for all of them (missing, empty or "*"). */
@@ -68,18 +77,33 @@ export function createListingHandlers(deps: ServiceDeps): UserHandlers {
       const after = req.pageToken ? (await decodePageToken(req.pageToken, deps.pageTokenKey, queryHash)).after : undefined;
       if (after && after.length !== order.length) throw invalidField("page_token", "is not a valid page token; start again without page_token");
 
-      const listing = { organisationId: scope.organisationId, where: toWhere(filter, USER_COLUMNS) };
+      const where = toWhere(filter, USER_COLUMNS);
       // One row more than the page tells whether another page follows.
-      const [rows, total] = await Promise.all([listUsers(db, listing, order, { limit: limit + 1, offset: req.offset, after }), countListedUsers(db, listing)]);
+      const pageRows = { limit: limit + 1, offset: req.offset, after };
+      const listing: UserListing = scope.organisationId
+        ? { organisationId: scope.organisationId, where, reach: await chooseMemberReach(db, scope.organisationId, pageRows.limit + pageRows.offset) }
+        : { organisationId: undefined, where };
+      const nextToken = async (more: boolean, cursor: () => CursorValue[]) => (more ? await encodePageToken({ queryHash, after: cursor() }, deps.pageTokenKey) : "");
+
+      if (fields?.every((field) => field.name === "id")) {
+        // Ids only: read from the indexes alone.
+        const [rows, total] = await Promise.all([listUserKeys(db, listing, order, pageRows), countListedUsers(db, listing)]);
+        const page = rows.slice(0, limit);
+        return {
+          users: page.map((row) => create(UserSchema, { id: row.id })),
+          nextPageToken: await nextToken(rows.length > limit && page.length > 0, () => keyCursorOf(page.at(-1)!, order)),
+          totalSize: total,
+        };
+      }
+      const [rows, total] = await Promise.all([listUsers(db, listing, order, pageRows), countListedUsers(db, listing)]);
       const page = rows.slice(0, limit);
-      const last = page.at(-1);
       return {
         users: page.map(({ user, activeRole }) => {
           // Admins see a member's active organisation only when it is the one listed.
           const showOrganisation = caller.superAdmin || user.activeOrganisationId === scope.organisationId;
           return masked(toProtoUserAsSeen(user, activeRole, showOrganisation), fields);
         }),
-        nextPageToken: rows.length > limit && last ? await encodePageToken({ queryHash, after: cursorOf(last.user, order) }, deps.pageTokenKey) : "",
+        nextPageToken: await nextToken(rows.length > limit && page.length > 0, () => cursorOf(page.at(-1)!.user, order)),
         totalSize: total,
       };
     },

@@ -6,11 +6,12 @@
 import { DomainError, Reason } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
-import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
+import { normalisePassword } from "../../domain/passwords/strength.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findUserById, insertUser, isEmailTaken, type UserRow } from "../../store/queries/users.js";
+import { accountWords, assertAcceptablePassword } from "../password-policy.js";
 import type { PendingWrite } from "./verification.js";
 
 export interface RegistrationDeps {
@@ -47,28 +48,7 @@ export function createRegistration(deps: RegistrationDeps) {
     const password = normalisePassword(account.password);
     const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
     if (!profile) throw new Error("the default security profile is missing");
-    const strength = await checkPasswordStrength(password, [email, email.split("@")[0] ?? "", account.name], {
-      minLength: profile.passwordMinLength,
-      minScore: profile.passwordMinScore,
-    });
-    if (!strength.acceptable) {
-      const description = strength.tooShort
-        ? `must be at least ${profile.passwordMinLength} characters`
-        : strength.breached
-          ? "is in a list of common or breached passwords"
-          : (strength.warning || `is too easy to guess (strength ${strength.score} of 4, at least ${profile.passwordMinScore} needed)`);
-      throw new DomainError("invalid_argument", Reason.WEAK_PASSWORD, `password: ${description}`, {
-        violations: [{ field: "password", description }],
-        metadata: {
-          score: String(strength.score),
-          min_score: String(profile.passwordMinScore),
-          min_length: String(profile.passwordMinLength),
-          breached: String(strength.breached),
-          warning: strength.warning,
-          suggestions: strength.suggestions.join(" "),
-        },
-      });
-    }
+    await assertAcceptablePassword(password, accountWords({ email, name: account.name }), profile, "password");
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
     const id = random.uuid();

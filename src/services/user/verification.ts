@@ -11,6 +11,7 @@ import {
   CODE_POLICIES,
   MAX_SENDS_PER_WINDOW,
   SEND_WINDOW_MS,
+  channelOf,
   codeExpiresAt,
   codeHashesMatch,
   codeState,
@@ -47,6 +48,8 @@ type SendDeps = Pick<ServiceDeps, "config" | "database" | "clock" | "random" | "
 
 /** Fixed subjects: nothing a caller supplies ever reaches a header. */
 const EMAIL_SUBJECT = "Your Latchkey verification code";
+const MFA_EMAIL_SUBJECT = "Your Latchkey sign-in code";
+const RESET_EMAIL_SUBJECT = "Reset your Latchkey password";
 
 /** Who caused a send or a check, for the audit row. */
 interface AuditContext {
@@ -61,10 +64,6 @@ export interface PendingWrite {
   afterCommit(): Promise<unknown>;
 }
 
-function channelOf(purpose: CodePurpose): "email" | "sms" {
-  return purpose === "email_verification" ? "email" : "sms";
-}
-
 /** The message text; links and names come from configuration, never from the request. */
 function messageFor(deps: SendDeps, purpose: CodePurpose, to: string, code: string) {
   const origin = deps.config.issuer;
@@ -77,15 +76,54 @@ function messageFor(deps: SendDeps, purpose: CodePurpose, to: string, code: stri
         `It expires in 24 hours and works once. If you did not create an account at ${origin}, ignore this message.\n`,
     });
   }
+  if (purpose === "mfa_email") {
+    return deps.outbox.email({
+      to,
+      subject: MFA_EMAIL_SUBJECT,
+      text:
+        `Your code to finish signing in at ${origin} is:\n\n    ${code}\n\n` +
+        `It expires in 10 minutes and works once. If you are not signing in right now, someone else has your password: change it at ${origin}.\n`,
+    });
+  }
+  if (purpose === "password_reset") {
+    // The code travels in the fragment, which browsers never send to a server.
+    const link = `${origin}/reset-password#${new URLSearchParams({ email: to, code }).toString()}`;
+    return deps.outbox.email({
+      to,
+      subject: RESET_EMAIL_SUBJECT,
+      text:
+        `Someone asked to reset the password of your account at ${origin}. Your reset code is:\n\n    ${code}\n\n` +
+        `or open ${link}\n\n` +
+        `It expires in 1 hour and works once. Resetting signs out every session; your second factor is still asked for at the next sign-in.\n` +
+        `If you did not ask for this, ignore this message: your password stays as it is.\n`,
+    });
+  }
+  if (purpose === "mfa_sms") {
+    return deps.outbox.sms({ to, text: `${code} is your Latchkey sign-in code for ${new URL(origin).host}. It expires in 10 minutes.` });
+  }
   return deps.outbox.sms({ to, text: `${code} is your Latchkey code to confirm this phone number at ${new URL(origin).host}. It expires in 10 minutes.` });
+}
+
+/**
+ * What is hashed for a code that only works within one request (a sign-in's
+ * MFA challenge): the code with that request's id, so the same digits
+ * submitted anywhere else match nothing.
+ */
+export function boundCode(code: string, bindTo: string | undefined): string {
+  return bindTo === undefined ? code : `${bindTo}\n${code}`;
 }
 
 /**
  * A new code for `target`, as statements for the caller's batch. The insert
  * refuses (returns no row) when the send cap is full; the message and the
- * audit row then take themselves back out in the same batch.
+ * audit row then take themselves back out in the same batch. `maxSends`
+ * overrides the cap; 0 makes the same statements change nothing, which is
+ * how a request for an unknown address does the same work as a real one.
  */
-async function prepareCode(deps: SendDeps, args: { userId: string; purpose: CodePurpose; target: string; now: number; audit: AuditContext }) {
+export async function prepareCode(
+  deps: SendDeps,
+  args: { userId: string; purpose: CodePurpose; target: string; now: number; audit: AuditContext; maxSends?: number; bindTo?: string | undefined },
+) {
   const { database, random } = deps;
   const { userId, purpose, target, now, audit } = args;
   const code = generateNumericCode(random, CODE_POLICIES[purpose].digits);
@@ -94,7 +132,7 @@ async function prepareCode(deps: SendDeps, args: { userId: string; purpose: Code
     userId,
     purpose,
     target,
-    codeHash: await hashCode(userId, purpose, code),
+    codeHash: await hashCode(userId, purpose, boundCode(code, args.bindTo)),
     createdAt: now,
     expiresAt: codeExpiresAt(purpose, now),
   };
@@ -110,7 +148,7 @@ async function prepareCode(deps: SendDeps, args: { userId: string; purpose: Code
     details: { purpose, channel: channelOf(purpose) },
   };
   const statements = [
-    insertCodeWithinCap(database.db, newCode, { windowStart: now - SEND_WINDOW_MS, max: MAX_SENDS_PER_WINDOW }),
+    insertCodeWithinCap(database.db, newCode, { windowStart: now - SEND_WINDOW_MS, max: args.maxSends ?? MAX_SENDS_PER_WINDOW }),
     voidEarlierCodes(database.db, newCode),
     message.statement,
     withdrawMessageUnlessInserted(database.db, message.id, newCode.id),
@@ -137,7 +175,7 @@ export function firstEmailCode(deps: SendDeps) {
   };
 }
 
-function tooMany(reason: Reason, message: string, retryAfterMs: number): DomainError {
+export function tooMany(reason: Reason, message: string, retryAfterMs: number): DomainError {
   return new DomainError("resource_exhausted", reason, message, { retryAfterMs, metadata: { retry_after_ms: String(retryAfterMs) } });
 }
 
@@ -148,6 +186,34 @@ function invalidCode(): DomainError {
 
 function exhaustedCode(): DomainError {
   return invalidField("code", "has had too many wrong attempts and no longer works", Reason.CODE_EXHAUSTED);
+}
+
+/**
+ * Sends a new code of `purpose` to `target` now, within the send cap and
+ * never past a spent failure count (both `resource_exhausted` with a retry
+ * delay). Returns when the code stops working.
+ */
+export async function sendCode(
+  deps: SendDeps,
+  args: { userId: string; purpose: CodePurpose; target: string; audit: AuditContext; bindTo?: string | undefined },
+): Promise<{ expiresAt: number }> {
+  const { database, clock } = deps;
+  const { userId, purpose, target, audit } = args;
+  const now = clock.now();
+  const blockedForMs = resendBlockedForMs(await findLatestCode(database.db, userId, purpose), now);
+  if (blockedForMs !== undefined) throw tooMany(Reason.CODE_EXHAUSTED, "too many wrong codes; try again later", blockedForMs);
+  const capped = async () => decideSend(await findSendTimes(database.db, userId, purpose, now - SEND_WINDOW_MS), now);
+  const before = await capped();
+  if (!before.allowed) throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", before.retryAfterMs);
+  const prepared = await prepareCode(deps, { userId, purpose, target, now, audit, bindTo: args.bindTo });
+  const [inserted] = await database.batch(prepared.statements);
+  if (inserted.length === 0) {
+    // A concurrent send filled the cap between the check and the batch.
+    const after = await capped();
+    throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", after.allowed ? 1000 : after.retryAfterMs);
+  }
+  await prepared.deliver();
+  return { expiresAt: codeExpiresAt(purpose, now) };
 }
 
 /** The caller as a signed-in person: codes are for people, not for API keys. */
@@ -181,20 +247,7 @@ export function createVerificationHandlers(deps: ServiceDeps): UserHandlers {
     const caller = callerOf(ctx);
     const user = await loadUser(caller.userId);
     const target = addressToVerify(user, purpose);
-    const now = clock.now();
-    const blockedForMs = resendBlockedForMs(await findLatestCode(database.db, user.id, purpose), now);
-    if (blockedForMs !== undefined) throw tooMany(Reason.CODE_EXHAUSTED, "too many wrong codes; try again later", blockedForMs);
-    const capped = async () => decideSend(await findSendTimes(database.db, user.id, purpose, now - SEND_WINDOW_MS), now);
-    const before = await capped();
-    if (!before.allowed) throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", before.retryAfterMs);
-    const prepared = await prepareCode(deps, { userId: user.id, purpose, target, now, audit: caller });
-    const [inserted] = await database.batch(prepared.statements);
-    if (inserted.length === 0) {
-      // A concurrent send filled the cap between the check and the batch.
-      const after = await capped();
-      throw tooMany(Reason.TOO_MANY_CODES, "too many codes sent; try again later", after.allowed ? 1000 : after.retryAfterMs);
-    }
-    await prepared.deliver();
+    await sendCode(deps, { userId: user.id, purpose, target, audit: caller });
   }
 
   async function verify(ctx: HandlerContext, purpose: CodePurpose, submitted: string): Promise<UserRow> {

@@ -1,5 +1,8 @@
-import { getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { OrderTerm } from "../../domain/listing/order-by.js";
+import type { CursorValue } from "../../domain/listing/page-token.js";
 import type { Db } from "../database.js";
+import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
 import { auditEvents } from "../schema/index.js";
 
 export interface AuditEventInput {
@@ -33,4 +36,27 @@ export function insertAuditEventIf(db: Db, event: AuditEventInput, condition: SQ
   // INSERT … SELECT fills every column in table order.
   const values = Object.keys(getTableColumns(auditEvents)).map((name) => sql`${row[name] ?? null}`);
   return db.insert(auditEvents).select(sql`select ${sql.join(values, sql`, `)} where ${condition}`);
+}
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+/** ListAuditEvents field → column (see src/domain/audit-log.ts). */
+export const AUDIT_EVENT_COLUMNS: ListingColumns = {
+  id: auditEvents.id,
+  type: auditEvents.type,
+  user_id: auditEvents.userId,
+  actor_id: auditEvents.actorId,
+  organisation_id: auditEvents.organisationId,
+  occurred_at: auditEvents.occurredAt,
+};
+
+/** One page of events matching `where`, in `order`, strictly after `after`. */
+export async function listAuditEvents(db: Db, where: SQL | undefined, order: readonly OrderTerm[], page: { limit: number; after: readonly CursorValue[] | undefined }): Promise<AuditEventRow[]> {
+  return db
+    .select()
+    .from(auditEvents)
+    .where(and(where, page.after ? afterCursor(order, AUDIT_EVENT_COLUMNS, page.after) : undefined))
+    .orderBy(...toOrderBy(order, AUDIT_EVENT_COLUMNS))
+    .limit(page.limit)
+    .all();
 }

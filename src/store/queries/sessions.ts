@@ -1,6 +1,6 @@
-import { and, eq, exists, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, exists, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { perDatabase, type Db } from "../database.js";
-import { memberships, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
+import { memberships, organisations, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
 import type { SecurityProfileRow } from "./security-profiles.js";
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -25,8 +25,16 @@ export interface SessionStatus {
   /** The session's organisation, and the user's role in it now (null once removed). */
   organisationId: string | null;
   organisationRole: "member" | "admin" | "owner" | null;
+  /** The name of the security profile that governs the session now. */
   securityProfile: string;
 }
+
+/**
+ * The profile governing a session: its organisation's while the user is
+ * still a member there (memberships joined on the session's organisation,
+ * organisations on that membership), else the user's own.
+ */
+const effectiveProfileId = sql`coalesce(${organisations.securityProfileId}, ${users.securityProfileId})`;
 
 // Run on every authenticated call: built once per database.
 const sessionStatusQuery = perDatabase((db) =>
@@ -45,7 +53,8 @@ const sessionStatusQuery = perDatabase((db) =>
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
-    .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
+    .leftJoin(organisations, eq(organisations.id, memberships.organisationId))
+    .innerJoin(securityProfiles, eq(securityProfiles.id, effectiveProfileId))
     .where(eq(sessions.id, sql.placeholder("sessionId")))
     .prepare(),
 );
@@ -61,7 +70,8 @@ export interface RefreshTokenContext {
   superAdmin: boolean;
   organisationRole: "member" | "admin" | "owner" | null;
   /**
-   * The user's security profile as it is now, read in the same statement,
+   * The session's effective security profile as it is now (its
+   * organisation's, else the user's), read in the same statement,
    * so a refresh needs no second lookup and a changed profile applies to the
    * next refresh.
    */
@@ -83,7 +93,8 @@ const refreshTokenByHashQuery = perDatabase((db) =>
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(memberships, and(eq(memberships.userId, sessions.userId), eq(memberships.organisationId, sessions.organisationId)))
-    .innerJoin(securityProfiles, eq(securityProfiles.id, users.securityProfileId))
+    .leftJoin(organisations, eq(organisations.id, memberships.organisationId))
+    .innerJoin(securityProfiles, eq(securityProfiles.id, effectiveProfileId))
     .where(eq(refreshTokens.tokenHash, sql.placeholder("tokenHash")))
     .prepare(),
 );
@@ -194,4 +205,34 @@ export function forgetSealedSuccessors(db: Db, consumedBefore: number) {
 /** Makes `organisationId` the session's organisation; its next tokens name it. */
 export function setSessionOrganisation(db: Db, sessionId: string, organisationId: string) {
   return db.update(sessions).set({ organisationId }).where(eq(sessions.id, sessionId));
+}
+
+export async function findSessionById(db: Db, id: string): Promise<SessionRow | undefined> {
+  return db.select().from(sessions).where(eq(sessions.id, id)).get();
+}
+
+/**
+ * A user's live sessions (not revoked, not expired), newest first, after
+ * `cursor` (the created_at and id of the last session of the previous page).
+ */
+export async function listLiveSessions(db: Db, userId: string, now: number, limit: number, cursor?: { createdAt: number; id: string }): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        cursor ? or(lt(sessions.createdAt, cursor.createdAt), and(eq(sessions.createdAt, cursor.createdAt), lt(sessions.id, cursor.id))) : undefined,
+      ),
+    )
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(limit)
+    .all();
+}
+
+/** Condition: the session is not revoked (for the audit row of its revocation). */
+export function sessionNotRevoked(db: Db, sessionId: string) {
+  return exists(db.select({ one: sql`1` }).from(sessions).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))));
 }

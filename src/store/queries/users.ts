@@ -1,5 +1,5 @@
 import { and, count, eq, exists, inArray, ne, notExists, sql, type SQL } from "drizzle-orm";
-import { alias, type SelectedFields } from "drizzle-orm/sqlite-core";
+import { alias, type SelectedFields, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import type { Db } from "../database.js";
@@ -34,11 +34,6 @@ export function updatePasswordHash(db: Db, userId: string, passwordHash: string,
 export function isEmailTaken(error: unknown): boolean {
   const text = `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
   return /UNIQUE constraint failed: users\.email/.test(text);
-}
-
-export async function findUserProfileId(db: Db, id: string): Promise<string | undefined> {
-  const row = await db.select({ id: users.securityProfileId }).from(users).where(eq(users.id, id)).get();
-  return row?.id;
 }
 
 /** The organisation new sessions of the user start in. */
@@ -81,29 +76,69 @@ export interface ListedUserRow {
   activeRole: MemberRoleValue | null;
 }
 
+/**
+ * How a listing reaches an organisation's members (see chooseMemberReach):
+ * - "memberships": from the organisation's memberships, reading each user by
+ *   key, then sorting them; costs in proportion to the organisation's size;
+ * - "users": walking a users index in page order (or the filter's index) and
+ *   probing each user's membership; costs in proportion to the users walked
+ *   until the page is full, about (rows wanted) × (all users ÷ members).
+ */
+export type MemberReach = "memberships" | "users";
+
 export interface UserListing {
   /** Only members of this organisation; undefined lists every user. */
   organisationId: string | undefined;
   /** The filter's condition (toWhere), if any. */
   where: SQL | undefined;
+  /** How to reach the organisation's members; default "memberships". */
+  reach?: MemberReach;
 }
 
 const activeMembership = alias(memberships, "active_membership");
 const scopeMembership = alias(memberships, "scope_membership");
 
 /**
- * The users a listing covers. Members of an organisation are read through
- * a join on the membership primary key (organisation_id, user_id) rather than
- * an EXISTS per user, so the planner may start from the organisation's
- * memberships (a small organisation in a large table) or walk a users index
- * in page order and probe memberships (a large one); EXISTS would force the
- * latter.
+ * Beyond this many members an organisation is taken as large whatever the
+ * number of users (it bounds the counting in chooseMemberReach).
+ */
+const MEMBER_COUNT_CAP = 10_000;
+
+/**
+ * Which reach lists a page of `rowsWanted` rows (limit + offset + 1) of an
+ * organisation faster. Without table statistics SQLite cannot tell a large
+ * organisation from a small one and always starts from the memberships, which
+ * for 100,000 members means reading and sorting all of them for every page.
+ * Here, with M members (counted up to MEMBER_COUNT_CAP) among N users (the
+ * largest rowid, an upper bound that costs one index step), reading the
+ * memberships costs about 2·M steps and walking the users about
+ * rowsWanted·N/M, so the users are walked once 2·M² ≥ rowsWanted·N.
+ */
+export async function chooseMemberReach(db: Db, organisationId: string, rowsWanted: number): Promise<MemberReach> {
+  const bounded = db.select({ one: sql`1` }).from(memberships).where(eq(memberships.organisationId, organisationId)).limit(MEMBER_COUNT_CAP).as("bounded");
+  const row = await db
+    .select({ members: count(), users: sql<number | null>`(select max(rowid) from ${users})` })
+    .from(bounded)
+    .get();
+  const members = row?.members ?? 0;
+  const allUsers = Number(row?.users ?? 0);
+  if (members === 0) return "memberships";
+  return members >= MEMBER_COUNT_CAP || 2 * members * members >= rowsWanted * allUsers ? "users" : "memberships";
+}
+
+/**
+ * The users a listing covers, and the condition that restricts them to the
+ * organisation when it cannot be the join's own (CROSS JOIN takes none).
+ * Members are read through a join on the membership primary key
+ * (organisation_id, user_id), which SQLite may drive from either side; the
+ * "users" reach forces users into the outer loop with CROSS JOIN, which
+ * SQLite (and D1) never reorders.
  */
 function listingQuery<T extends SelectedFields>(db: Db, fields: T, listing: UserListing) {
   const query = db.select(fields).from(users).$dynamic();
-  return listing.organisationId === undefined
-    ? query
-    : query.innerJoin(scopeMembership, and(eq(scopeMembership.organisationId, listing.organisationId), eq(scopeMembership.userId, users.id)));
+  if (listing.organisationId === undefined) return { query, scope: undefined };
+  const member = and(eq(scopeMembership.organisationId, listing.organisationId), eq(scopeMembership.userId, users.id));
+  return listing.reach === "users" ? { query: query.crossJoin(scopeMembership), scope: member } : { query: query.innerJoin(scopeMembership, member), scope: undefined };
 }
 
 export interface UserPage {
@@ -116,9 +151,10 @@ export interface UserPage {
 
 /** One page of a listing (run it with `.all()`; tests read its plan). */
 export function listUsersQuery(db: Db, listing: UserListing, order: readonly OrderTerm[], page: UserPage) {
-  return listingQuery(db, { user: users, activeRole: activeMembership.role }, listing)
+  const { query, scope } = listingQuery(db, { user: users, activeRole: activeMembership.role }, listing);
+  return query
     .leftJoin(activeMembership, and(eq(activeMembership.organisationId, users.activeOrganisationId), eq(activeMembership.userId, users.id)))
-    .where(and(listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
+    .where(and(scope, listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
     .orderBy(...toOrderBy(order, USER_COLUMNS))
     .limit(page.limit)
     .offset(page.offset);
@@ -128,9 +164,46 @@ export async function listUsers(db: Db, listing: UserListing, order: readonly Or
   return listUsersQuery(db, listing, order, page).all();
 }
 
+/** The columns a page position is made of: every field ListUsers orders by, id included. */
+const ORDER_COLUMNS = { id: users.id, name: users.name, email: users.email, created_at: users.createdAt, updated_at: users.updatedAt } as const;
+
+/** A listed user's id and the values of the ordered fields, by API field name. */
+export type UserKeyRow = { id: string } & Partial<Record<Exclude<keyof typeof ORDER_COLUMNS, "id">, string | number>>;
+
+/**
+ * Like listUsersQuery, but reading only each user's id and the ordered
+ * fields, for callers that want ids alone: with an index on the order (which
+ * holds the id) no user row is read, and the active role is not looked up.
+ */
+export function listUserKeysQuery(db: Db, listing: UserListing, order: readonly OrderTerm[], page: UserPage) {
+  const fields: Record<string, SQLiteColumn> = { id: users.id };
+  for (const term of order) {
+    if (!Object.hasOwn(ORDER_COLUMNS, term.field)) throw new Error(`no column for order field "${term.field}"`);
+    fields[term.field] = ORDER_COLUMNS[term.field as keyof typeof ORDER_COLUMNS];
+  }
+  const { query, scope } = listingQuery(db, fields, listing);
+  return query
+    .where(and(scope, listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
+    .orderBy(...toOrderBy(order, USER_COLUMNS))
+    .limit(page.limit)
+    .offset(page.offset);
+}
+
+export async function listUserKeys(db: Db, listing: UserListing, order: readonly OrderTerm[], page: UserPage): Promise<UserKeyRow[]> {
+  // The selection is built per order, so its row type is known only here.
+  return (await listUserKeysQuery(db, listing, order, page).all()) as unknown as UserKeyRow[];
+}
+
 /** How many users the listing matches, over all pages. */
 export async function countListedUsers(db: Db, listing: UserListing): Promise<number> {
-  const row = await listingQuery(db, { n: count() }, listing).where(listing.where).get();
+  if (listing.organisationId !== undefined && listing.where === undefined) {
+    // Every membership names an existing user (a foreign key, deleted with
+    // the user), so the memberships alone count the members.
+    const row = await db.select({ n: count() }).from(memberships).where(eq(memberships.organisationId, listing.organisationId)).get();
+    return row?.n ?? 0;
+  }
+  const { query, scope } = listingQuery(db, { n: count() }, listing);
+  const row = await query.where(and(scope, listing.where)).get();
   return row?.n ?? 0;
 }
 

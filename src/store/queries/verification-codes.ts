@@ -5,7 +5,7 @@
  * attempt cap in the increment. Reads here only choose what to try.
  */
 import { and, desc, eq, exists, getTableColumns, gt, isNull, lt, ne, not, sql, type SQL } from "drizzle-orm";
-import { MAX_CODE_ATTEMPTS, type CodePurpose } from "../../domain/codes.js";
+import { MAX_CODE_ATTEMPTS, channelOf, type CodePurpose } from "../../domain/codes.js";
 import type { Db } from "../database.js";
 import { outbox, users, verificationCodes } from "../schema/index.js";
 
@@ -120,7 +120,7 @@ export interface Submission {
 
 /** The user's current address for the purpose, read inside the statement. */
 function currentAddress(db: Db, submission: Submission): SQL {
-  const column = submission.purpose === "email_verification" ? users.email : users.phoneNumber;
+  const column = channelOf(submission.purpose) === "email" ? users.email : users.phoneNumber;
   return sql`(${db.select({ address: column }).from(users).where(eq(users.id, submission.userId))})`;
 }
 

@@ -25,5 +25,5 @@ export const sessions = sqliteTable(
     revokedAt: integer(),
     revokedReason: text(),
   },
-  (t) => [index("sessions_user_idx").on(t.userId)],
+  (t) => [index("sessions_user_idx").on(t.userId, t.createdAt, t.id)],
 );

@@ -23,6 +23,10 @@ export const users = sqliteTable(
     superAdmin: integer({ mode: "boolean" }).notNull(),
     emailVerifiedAt: integer(),
     phoneVerifiedAt: integer(),
+    /** Sign-in codes by email are switched on as a second factor. */
+    mfaEmailEnabled: integer({ mode: "boolean" }).notNull().default(false),
+    /** Sign-in codes by SMS (to the verified phone number) are switched on. */
+    mfaSmsEnabled: integer({ mode: "boolean" }).notNull().default(false),
     activeOrganisationId: text(),
     securityProfileId: text()
       .notNull()

@@ -1,7 +1,7 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { users } from "./users.js";
 
-export const codePurposes = ["email_verification", "phone_verification"] as const;
+export const codePurposes = ["email_verification", "phone_verification", "password_reset", "mfa_email", "mfa_sms"] as const;
 
 /**
  * One-time codes sent by email or SMS, stored hashed. A code is bound to the

@@ -15,9 +15,11 @@ export interface HttpAppDeps extends AvatarRouteDeps {
 }
 
 /**
- * Keys are cached for five minutes: a new key is published in the JWKS long
- * before it signs anything, and a retired one stays until every token it
- * signed has expired, so a cached copy is never missing a key in use.
+ * Keys are cached for five minutes. A retired key stays published until
+ * every token it signed has expired, so a cached copy never lacks a key that
+ * signed a live token. A key made by RotateSigningKeys signs at once, so a
+ * verifier that meets an unknown `kid` should fetch the JWKS again rather
+ * than wait for its cached copy to expire.
  */
 const JWKS_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=60";
 

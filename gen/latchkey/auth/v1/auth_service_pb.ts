@@ -8,7 +8,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ApiKey } from "./api_key_pb.js";
 import { file_latchkey_auth_v1_api_key } from "./api_key_pb.js";
-import type { MfaChallenge, SubjectKind, TokenClaims, TokenHeader, TokenPair } from "./token_pb.js";
+import type { MfaChallenge, MfaMethod, SubjectKind, TokenClaims, TokenHeader, TokenPair } from "./token_pb.js";
 import { file_latchkey_auth_v1_token } from "./token_pb.js";
 import { file_latchkey_options_v1_options } from "../../options/v1/options_pb.js";
 import type { User } from "../../user/v1/user_pb.js";
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/auth/v1/auth_service.proto.
  */
 export const file_latchkey_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZTLkCgoLQXV0aFNlcnZpY2UShgEKFUNoZWNrUGFzc3dvcmRTdHJlbmd0aBIuLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVzcG9uc2UiDJACAcrzGAUIARjoBxJWCgZTaWduSW4SHy5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlcXVlc3QaIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlc3BvbnNlIgnK8xgFCAEYmHUSaAoMUmVmcmVzaFRva2VuEiUubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnElkKB1NpZ25PdXQSIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXF1ZXN0GiEubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtSZXZva2VUb2tlbhIkLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSfwoNVmFsaWRhdGVUb2tlbhImLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIdkAIByvMYFggFEg90b2tlbnMudmFsaWRhdGUY6AcSawoMR2V0VG9rZW5JbmZvEiUubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXNwb25zZSIMkAIByvMYBQgCGOgHEnEKDkdldEN1cnJlbnRVc2VyEicubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJ6ChJTd2l0Y2hPcmdhbmlzYXRpb24SKy5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlc3BvbnNlIgnK8xgFCAIYiCcSeAoMQ3JlYXRlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJxJ3CgtMaXN0QXBpS2V5cxIkLmxhdGNoa2V5LmF1dGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhuQAgHK8xgUCAISDWFwaV9rZXlzLnJlYWQYiCcSeAoMUmV2b2tlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJ2IGcHJvdG8z", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
+  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZSKKAQobQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSGAoEY29kZRgDIAEoCUIK0vMYBggBGEA4ASJLChxDb21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlyImkKFFJlc2VuZE1mYUNvZGVSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QiYQoVUmVzZW5kTWZhQ29kZVJlc3BvbnNlEhgKEGRlc3RpbmF0aW9uX2hpbnQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EigKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCDtLzGAoIARiAAiCACDgBEiQKDG5ld19wYXNzd29yZBgCIAEoCUIO0vMYCggBGIACIIAIOAEiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSI0ChlTdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoASIcChpTdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSJ3ChxDb21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoARIYCgRjb2RlGAIgASgJQgrS8xgGCAEYQDgBEiQKDG5ld19wYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAEiHwodQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiEwoRRW5yb2xsVG90cFJlcXVlc3QiXQoSRW5yb2xsVG90cFJlc3BvbnNlEhMKBnNlY3JldBgBIAEoCUIDgAEBEhgKC290cGF1dGhfdXJpGAIgASgJQgOAAQESGAoLcXJfY29kZV9zdmcYAyABKAlCA4ABASIuChJDb25maXJtVG90cFJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGBA4ASIyChNDb25maXJtVG90cFJlc3BvbnNlEhsKDnJlY292ZXJ5X2NvZGVzGAEgAygJQgOAAQEiWQoSRGlzYWJsZVRvdHBSZXF1ZXN0EhgKBGNvZGUYASABKAlCCNLzGAQYEDgBSAASIAoIcGFzc3dvcmQYAiABKAlCDNLzGAgYgAIggAg4AUgAQgcKBXByb29mIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiFQoTR2V0TWZhU3RhdHVzUmVxdWVzdCKXAQoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhUKDWVtYWlsX2VuYWJsZWQYAiABKAgSEwoLc21zX2VuYWJsZWQYAyABKAgSIAoYcmVjb3ZlcnlfY29kZXNfcmVtYWluaW5nGAQgASgFEhsKE3JlcXVpcmVkX2J5X3Byb2ZpbGUYBSABKAgicwoTU2V0TWZhTWV0aG9kUmVxdWVzdBIrCgZtZXRob2QYASABKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZBIPCgdlbmFibGVkGAIgASgIEh4KCHBhc3N3b3JkGAMgASgJQgzS8xgIGIACIIAIOAEiFgoUU2V0TWZhTWV0aG9kUmVzcG9uc2UijQIKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLZGV2aWNlX25hbWUYAiABKAkSEgoKaXBfYWRkcmVzcxgDIAEoCRISCgp1c2VyX2FnZW50GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOa2VlcF9sb2dnZWRfaW4YCCABKAgSDwoHY3VycmVudBgJIAEoCCJeChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIRCglwYWdlX3NpemUYAiABKAUSGwoKcGFnZV90b2tlbhgDIAEoCUIH0vMYAyCACCJcChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmxhdGNoa2V5LmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIG0vMYAigCSAASGQoHdXNlcl9pZBgCIAEoCUIG0vMYAigCSABCCAoGdGFyZ2V0IigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgFMsgVCgtBdXRoU2VydmljZRKGAQoVQ2hlY2tQYXNzd29yZFN0cmVuZ3RoEi4ubGF0Y2hrZXkuYXV0aC52MS5DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0Gi8ubGF0Y2hrZXkuYXV0aC52MS5DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZSIMkAIByvMYBQgBGOgHElYKBlNpZ25JbhIfLmxhdGNoa2V5LmF1dGgudjEuU2lnbkluUmVxdWVzdBogLmxhdGNoa2V5LmF1dGgudjEuU2lnbkluUmVzcG9uc2UiCcrzGAUIARiYdRJoCgxSZWZyZXNoVG9rZW4SJS5sYXRjaGtleS5hdXRoLnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSWQoHU2lnbk91dBIgLmxhdGNoa2V5LmF1dGgudjEuU2lnbk91dFJlcXVlc3QaIS5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXNwb25zZSIJyvMYBQgCGIgnEmUKC1Jldm9rZVRva2VuEiQubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVRva2VuUmVzcG9uc2UiCcrzGAUIARiIJxJ/Cg1WYWxpZGF0ZVRva2VuEiYubGF0Y2hrZXkuYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlc3BvbnNlIh2QAgHK8xgWCAUSD3Rva2Vucy52YWxpZGF0ZRjoBxJrCgxHZXRUb2tlbkluZm8SJS5sYXRjaGtleS5hdXRoLnYxLkdldFRva2VuSW5mb1JlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkdldFRva2VuSW5mb1Jlc3BvbnNlIgyQAgHK8xgFCAIY6AcScQoOR2V0Q3VycmVudFVzZXISJy5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVxdWVzdBooLmxhdGNoa2V5LmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXNwb25zZSIMkAIByvMYBQgCGOgHEnoKElN3aXRjaE9yZ2FuaXNhdGlvbhIrLmxhdGNoa2V5LmF1dGgudjEuU3dpdGNoT3JnYW5pc2F0aW9uUmVxdWVzdBosLmxhdGNoa2V5LmF1dGgudjEuU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2UiCcrzGAUIAhiIJxJ4CgxDcmVhdGVBcGlLZXkSJS5sYXRjaGtleS5hdXRoLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIhnK8xgVCAISDmFwaV9rZXlzLndyaXRlGIgnEncKC0xpc3RBcGlLZXlzEiQubGF0Y2hrZXkuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiG5ACAcrzGBQIAhINYXBpX2tleXMucmVhZBiIJxJ4CgxSZXZva2VBcGlLZXkSJS5sYXRjaGtleS5hdXRoLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIhnK8xgVCAISDmFwaV9rZXlzLndyaXRlGIgnEoABChRDb21wbGV0ZU1mYUNoYWxsZW5nZRItLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0Gi4ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlIgnK8xgFCAEYmHUSawoNUmVzZW5kTWZhQ29kZRImLmxhdGNoa2V5LmF1dGgudjEuUmVzZW5kTWZhQ29kZVJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlJlc2VuZE1mYUNvZGVSZXNwb25zZSIJyvMYBQgBGIgnEm4KDkNoYW5nZVBhc3N3b3JkEicubGF0Y2hrZXkuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiCcrzGAUIAhiYdRJ6ChJTdGFydFBhc3N3b3JkUmVzZXQSKy5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0UGFzc3dvcmRSZXNldFJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0UGFzc3dvcmRSZXNldFJlc3BvbnNlIgnK8xgFCAEYmHUSgwEKFUNvbXBsZXRlUGFzc3dvcmRSZXNldBIuLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVQYXNzd29yZFJlc2V0UmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiCcrzGAUIARiYdRJiCgpFbnJvbGxUb3RwEiMubGF0Y2hrZXkuYXV0aC52MS5FbnJvbGxUb3RwUmVxdWVzdBokLmxhdGNoa2V5LmF1dGgudjEuRW5yb2xsVG90cFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLQ29uZmlybVRvdHASJC5sYXRjaGtleS5hdXRoLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuQ29uZmlybVRvdHBSZXNwb25zZSIJyvMYBQgCGIgnEmUKC0Rpc2FibGVUb3RwEiQubGF0Y2hrZXkuYXV0aC52MS5EaXNhYmxlVG90cFJlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLkRpc2FibGVUb3RwUmVzcG9uc2UiCcrzGAUIAhiYdRJrCgxHZXRNZmFTdGF0dXMSJS5sYXRjaGtleS5hdXRoLnYxLkdldE1mYVN0YXR1c1JlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgyQAgHK8xgFCAIY6AcSaAoMU2V0TWZhTWV0aG9kEiUubGF0Y2hrZXkuYXV0aC52MS5TZXRNZmFNZXRob2RSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5TZXRNZmFNZXRob2RSZXNwb25zZSIJyvMYBQgCGJh1EnoKDExpc3RTZXNzaW9ucxIlLmxhdGNoa2V5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiG5ACAcrzGBQIAhINc2Vzc2lvbnMucmVhZBiIJxJ7Cg1SZXZva2VTZXNzaW9uEiYubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIhnK8xgVCAISDnNlc3Npb25zLndyaXRlGIgnYgZwcm90bzM", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
 
 /**
  * Request of CheckPasswordStrength.
@@ -333,7 +333,9 @@ export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__P
  */
 export type ValidateTokenRequest = Message<"latchkey.auth.v1.ValidateTokenRequest"> & {
   /**
-   * The access token to introspect.
+   * The token to introspect: a user access token, or an API key (then
+   * `subject_kind` is SUBJECT_KIND_API_KEY, `scopes` are the key's
+   * permissions and `token_id` is the key's id).
    *
    * @generated from field: string token = 1;
    */
@@ -736,6 +738,704 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
   messageDesc(file_latchkey_auth_v1_auth_service, 23);
 
 /**
+ * The request of CompleteMfaChallenge.
+ *
+ * @generated from message latchkey.auth.v1.CompleteMfaChallengeRequest
+ */
+export type CompleteMfaChallengeRequest = Message<"latchkey.auth.v1.CompleteMfaChallengeRequest"> & {
+  /**
+   * The challenge token from SignIn's `mfa_required`.
+   *
+   * @generated from field: string challenge_token = 1;
+   */
+  challengeToken: string;
+
+  /**
+   * Which kind of code `code` is.
+   *
+   * @generated from field: latchkey.auth.v1.MfaMethod method = 2;
+   */
+  method: MfaMethod;
+
+  /**
+   * The code: six digits for TOTP, the emailed or SMS code, or a recovery
+   * code (dashes and case are ignored).
+   *
+   * @generated from field: string code = 3;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompleteMfaChallengeRequest.
+ * Use `create(CompleteMfaChallengeRequestSchema)` to create a new message.
+ */
+export const CompleteMfaChallengeRequestSchema: GenMessage<CompleteMfaChallengeRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 24);
+
+/**
+ * The answer of CompleteMfaChallenge.
+ *
+ * @generated from message latchkey.auth.v1.CompleteMfaChallengeResponse
+ */
+export type CompleteMfaChallengeResponse = Message<"latchkey.auth.v1.CompleteMfaChallengeResponse"> & {
+  /**
+   * The token pair of the new session.
+   *
+   * @generated from field: latchkey.auth.v1.TokenPair tokens = 1;
+   */
+  tokens?: TokenPair | undefined;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompleteMfaChallengeResponse.
+ * Use `create(CompleteMfaChallengeResponseSchema)` to create a new message.
+ */
+export const CompleteMfaChallengeResponseSchema: GenMessage<CompleteMfaChallengeResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 25);
+
+/**
+ * The request of ResendMfaCode.
+ *
+ * @generated from message latchkey.auth.v1.ResendMfaCodeRequest
+ */
+export type ResendMfaCodeRequest = Message<"latchkey.auth.v1.ResendMfaCodeRequest"> & {
+  /**
+   * The challenge token from SignIn's `mfa_required`.
+   *
+   * @generated from field: string challenge_token = 1;
+   */
+  challengeToken: string;
+
+  /**
+   * MFA_METHOD_EMAIL or MFA_METHOD_SMS.
+   *
+   * @generated from field: latchkey.auth.v1.MfaMethod method = 2;
+   */
+  method: MfaMethod;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ResendMfaCodeRequest.
+ * Use `create(ResendMfaCodeRequestSchema)` to create a new message.
+ */
+export const ResendMfaCodeRequestSchema: GenMessage<ResendMfaCodeRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 26);
+
+/**
+ * The answer of ResendMfaCode.
+ *
+ * @generated from message latchkey.auth.v1.ResendMfaCodeResponse
+ */
+export type ResendMfaCodeResponse = Message<"latchkey.auth.v1.ResendMfaCodeResponse"> & {
+  /**
+   * Where the code went, masked, e.g. "j***@example.com" or "+31******78".
+   *
+   * @generated from field: string destination_hint = 1;
+   */
+  destinationHint: string;
+
+  /**
+   * When the new code stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ResendMfaCodeResponse.
+ * Use `create(ResendMfaCodeResponseSchema)` to create a new message.
+ */
+export const ResendMfaCodeResponseSchema: GenMessage<ResendMfaCodeResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 27);
+
+/**
+ * The request of ChangePassword.
+ *
+ * @generated from message latchkey.auth.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"latchkey.auth.v1.ChangePasswordRequest"> & {
+  /**
+   * The password the account has now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * The new password; it must satisfy the security profile.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 28);
+
+/**
+ * The answer of ChangePassword.
+ *
+ * @generated from message latchkey.auth.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"latchkey.auth.v1.ChangePasswordResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 29);
+
+/**
+ * The request of StartPasswordReset.
+ *
+ * @generated from message latchkey.auth.v1.StartPasswordResetRequest
+ */
+export type StartPasswordResetRequest = Message<"latchkey.auth.v1.StartPasswordResetRequest"> & {
+  /**
+   * The account's email address.
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartPasswordResetRequest.
+ * Use `create(StartPasswordResetRequestSchema)` to create a new message.
+ */
+export const StartPasswordResetRequestSchema: GenMessage<StartPasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 30);
+
+/**
+ * The answer of StartPasswordReset.
+ *
+ * @generated from message latchkey.auth.v1.StartPasswordResetResponse
+ */
+export type StartPasswordResetResponse = Message<"latchkey.auth.v1.StartPasswordResetResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartPasswordResetResponse.
+ * Use `create(StartPasswordResetResponseSchema)` to create a new message.
+ */
+export const StartPasswordResetResponseSchema: GenMessage<StartPasswordResetResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 31);
+
+/**
+ * The request of CompletePasswordReset.
+ *
+ * @generated from message latchkey.auth.v1.CompletePasswordResetRequest
+ */
+export type CompletePasswordResetRequest = Message<"latchkey.auth.v1.CompletePasswordResetRequest"> & {
+  /**
+   * The account's email address.
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * The code from the reset mail.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * The new password; it must satisfy the security profile.
+   *
+   * @generated from field: string new_password = 3;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompletePasswordResetRequest.
+ * Use `create(CompletePasswordResetRequestSchema)` to create a new message.
+ */
+export const CompletePasswordResetRequestSchema: GenMessage<CompletePasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 32);
+
+/**
+ * The answer of CompletePasswordReset.
+ *
+ * @generated from message latchkey.auth.v1.CompletePasswordResetResponse
+ */
+export type CompletePasswordResetResponse = Message<"latchkey.auth.v1.CompletePasswordResetResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompletePasswordResetResponse.
+ * Use `create(CompletePasswordResetResponseSchema)` to create a new message.
+ */
+export const CompletePasswordResetResponseSchema: GenMessage<CompletePasswordResetResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 33);
+
+/**
+ * The request of EnrollTotp.
+ *
+ * @generated from message latchkey.auth.v1.EnrollTotpRequest
+ */
+export type EnrollTotpRequest = Message<"latchkey.auth.v1.EnrollTotpRequest"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.EnrollTotpRequest.
+ * Use `create(EnrollTotpRequestSchema)` to create a new message.
+ */
+export const EnrollTotpRequestSchema: GenMessage<EnrollTotpRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 34);
+
+/**
+ * The answer of EnrollTotp.
+ *
+ * @generated from message latchkey.auth.v1.EnrollTotpResponse
+ */
+export type EnrollTotpResponse = Message<"latchkey.auth.v1.EnrollTotpResponse"> & {
+  /**
+   * The shared secret in base32, for apps that cannot scan the code.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * The otpauth://totp/... URI (issuer "Latchkey", SHA1, 6 digits, 30 s).
+   *
+   * @generated from field: string otpauth_uri = 2;
+   */
+  otpauthUri: string;
+
+  /**
+   * The URI as a QR code, an SVG document.
+   *
+   * @generated from field: string qr_code_svg = 3;
+   */
+  qrCodeSvg: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.EnrollTotpResponse.
+ * Use `create(EnrollTotpResponseSchema)` to create a new message.
+ */
+export const EnrollTotpResponseSchema: GenMessage<EnrollTotpResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 35);
+
+/**
+ * The request of ConfirmTotp.
+ *
+ * @generated from message latchkey.auth.v1.ConfirmTotpRequest
+ */
+export type ConfirmTotpRequest = Message<"latchkey.auth.v1.ConfirmTotpRequest"> & {
+  /**
+   * The current six-digit code of the app.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ConfirmTotpRequest.
+ * Use `create(ConfirmTotpRequestSchema)` to create a new message.
+ */
+export const ConfirmTotpRequestSchema: GenMessage<ConfirmTotpRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 36);
+
+/**
+ * The answer of ConfirmTotp.
+ *
+ * @generated from message latchkey.auth.v1.ConfirmTotpResponse
+ */
+export type ConfirmTotpResponse = Message<"latchkey.auth.v1.ConfirmTotpResponse"> & {
+  /**
+   * Ten single-use recovery codes, shown this once.
+   *
+   * @generated from field: repeated string recovery_codes = 1;
+   */
+  recoveryCodes: string[];
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ConfirmTotpResponse.
+ * Use `create(ConfirmTotpResponseSchema)` to create a new message.
+ */
+export const ConfirmTotpResponseSchema: GenMessage<ConfirmTotpResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 37);
+
+/**
+ * The request of DisableTotp.
+ *
+ * @generated from message latchkey.auth.v1.DisableTotpRequest
+ */
+export type DisableTotpRequest = Message<"latchkey.auth.v1.DisableTotpRequest"> & {
+  /**
+   * Proof that the caller is the account holder.
+   *
+   * @generated from oneof latchkey.auth.v1.DisableTotpRequest.proof
+   */
+  proof: {
+    /**
+     * A current code of the app.
+     *
+     * @generated from field: string code = 1;
+     */
+    value: string;
+    case: "code";
+  } | {
+    /**
+     * The account password.
+     *
+     * @generated from field: string password = 2;
+     */
+    value: string;
+    case: "password";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latchkey.auth.v1.DisableTotpRequest.
+ * Use `create(DisableTotpRequestSchema)` to create a new message.
+ */
+export const DisableTotpRequestSchema: GenMessage<DisableTotpRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 38);
+
+/**
+ * The answer of DisableTotp.
+ *
+ * @generated from message latchkey.auth.v1.DisableTotpResponse
+ */
+export type DisableTotpResponse = Message<"latchkey.auth.v1.DisableTotpResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.DisableTotpResponse.
+ * Use `create(DisableTotpResponseSchema)` to create a new message.
+ */
+export const DisableTotpResponseSchema: GenMessage<DisableTotpResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 39);
+
+/**
+ * The request of GetMfaStatus.
+ *
+ * @generated from message latchkey.auth.v1.GetMfaStatusRequest
+ */
+export type GetMfaStatusRequest = Message<"latchkey.auth.v1.GetMfaStatusRequest"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.GetMfaStatusRequest.
+ * Use `create(GetMfaStatusRequestSchema)` to create a new message.
+ */
+export const GetMfaStatusRequestSchema: GenMessage<GetMfaStatusRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 40);
+
+/**
+ * The answer of GetMfaStatus.
+ *
+ * @generated from message latchkey.auth.v1.GetMfaStatusResponse
+ */
+export type GetMfaStatusResponse = Message<"latchkey.auth.v1.GetMfaStatusResponse"> & {
+  /**
+   * An authenticator app is confirmed.
+   *
+   * @generated from field: bool totp_enabled = 1;
+   */
+  totpEnabled: boolean;
+
+  /**
+   * Sign-in codes by email are switched on.
+   *
+   * @generated from field: bool email_enabled = 2;
+   */
+  emailEnabled: boolean;
+
+  /**
+   * Sign-in codes by SMS are switched on.
+   *
+   * @generated from field: bool sms_enabled = 3;
+   */
+  smsEnabled: boolean;
+
+  /**
+   * Unused recovery codes left.
+   *
+   * @generated from field: int32 recovery_codes_remaining = 4;
+   */
+  recoveryCodesRemaining: number;
+
+  /**
+   * The security profile demands a second factor at sign-in.
+   *
+   * @generated from field: bool required_by_profile = 5;
+   */
+  requiredByProfile: boolean;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.GetMfaStatusResponse.
+ * Use `create(GetMfaStatusResponseSchema)` to create a new message.
+ */
+export const GetMfaStatusResponseSchema: GenMessage<GetMfaStatusResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 41);
+
+/**
+ * The request of SetMfaMethod.
+ *
+ * @generated from message latchkey.auth.v1.SetMfaMethodRequest
+ */
+export type SetMfaMethodRequest = Message<"latchkey.auth.v1.SetMfaMethodRequest"> & {
+  /**
+   * MFA_METHOD_EMAIL or MFA_METHOD_SMS.
+   *
+   * @generated from field: latchkey.auth.v1.MfaMethod method = 1;
+   */
+  method: MfaMethod;
+
+  /**
+   * Switch the method on (true) or off (false).
+   *
+   * @generated from field: bool enabled = 2;
+   */
+  enabled: boolean;
+
+  /**
+   * The account password; needed to switch a method off.
+   *
+   * @generated from field: string password = 3;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.SetMfaMethodRequest.
+ * Use `create(SetMfaMethodRequestSchema)` to create a new message.
+ */
+export const SetMfaMethodRequestSchema: GenMessage<SetMfaMethodRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 42);
+
+/**
+ * The answer of SetMfaMethod.
+ *
+ * @generated from message latchkey.auth.v1.SetMfaMethodResponse
+ */
+export type SetMfaMethodResponse = Message<"latchkey.auth.v1.SetMfaMethodResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.SetMfaMethodResponse.
+ * Use `create(SetMfaMethodResponseSchema)` to create a new message.
+ */
+export const SetMfaMethodResponseSchema: GenMessage<SetMfaMethodResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 43);
+
+/**
+ * One signed-in session (a refresh-token family).
+ *
+ * @generated from message latchkey.auth.v1.Session
+ */
+export type Session = Message<"latchkey.auth.v1.Session"> & {
+  /**
+   * The session id (the `sid` claim of its access tokens).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The device name given at sign-in.
+   *
+   * @generated from field: string device_name = 2;
+   */
+  deviceName: string;
+
+  /**
+   * The client address at sign-in.
+   *
+   * @generated from field: string ip_address = 3;
+   */
+  ipAddress: string;
+
+  /**
+   * The User-Agent at sign-in.
+   *
+   * @generated from field: string user_agent = 4;
+   */
+  userAgent: string;
+
+  /**
+   * When the session began.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When it was last refreshed.
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 6;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * When it ends however often it is refreshed.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 7;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * It was started with keep_logged_in.
+   *
+   * @generated from field: bool keep_logged_in = 8;
+   */
+  keepLoggedIn: boolean;
+
+  /**
+   * It is the session of the calling access token.
+   *
+   * @generated from field: bool current = 9;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 44);
+
+/**
+ * The request of ListSessions.
+ *
+ * @generated from message latchkey.auth.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"latchkey.auth.v1.ListSessionsRequest"> & {
+  /**
+   * Whose sessions; empty means the caller's.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * At most this many sessions (default 50, at most 200).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 45);
+
+/**
+ * The answer of ListSessions.
+ *
+ * @generated from message latchkey.auth.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"latchkey.auth.v1.ListSessionsResponse"> & {
+  /**
+   * Active sessions, newest first.
+   *
+   * @generated from field: repeated latchkey.auth.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+
+  /**
+   * Token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 46);
+
+/**
+ * The request of RevokeSession.
+ *
+ * @generated from message latchkey.auth.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"latchkey.auth.v1.RevokeSessionRequest"> & {
+  /**
+   * What to revoke.
+   *
+   * @generated from oneof latchkey.auth.v1.RevokeSessionRequest.target
+   */
+  target: {
+    /**
+     * One session by id.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    value: string;
+    case: "sessionId";
+  } | {
+    /**
+     * Every session of this user.
+     *
+     * @generated from field: string user_id = 2;
+     */
+    value: string;
+    case: "userId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latchkey.auth.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 47);
+
+/**
+ * The answer of RevokeSession.
+ *
+ * @generated from message latchkey.auth.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"latchkey.auth.v1.RevokeSessionResponse"> & {
+  /**
+   * How many sessions were revoked.
+   *
+   * @generated from field: int32 revoked = 1;
+   */
+  revoked: number;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 48);
+
+/**
  * AuthService signs people in and out and issues, refreshes, revokes and
  * validates their tokens.
  *
@@ -890,6 +1590,157 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RevokeApiKeyRequestSchema;
     output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * Completes a sign-in that answered `mfa_required`: the challenge token
+   * with a code of one of the offered methods (a TOTP code, an emailed or SMS
+   * code, or a recovery code with MFA_METHOD_RECOVERY_CODE). A TOTP code that
+   * was accepted once is never accepted again, also not by two sign-ins
+   * racing with it. A challenge dies after a few wrong codes or when it
+   * expires; every failure answers the same `unauthenticated` error.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.CompleteMfaChallenge
+   */
+  completeMfaChallenge: {
+    methodKind: "unary";
+    input: typeof CompleteMfaChallengeRequestSchema;
+    output: typeof CompleteMfaChallengeResponseSchema;
+  },
+  /**
+   * Sends a fresh email or SMS code for a pending challenge; the previous
+   * code stops working. SMS codes go only to a verified phone number. A
+   * resend does not reset the challenge's count of wrong codes, and sends are
+   * capped (`resource_exhausted` with a retry delay beyond the cap).
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ResendMfaCode
+   */
+  resendMfaCode: {
+    methodKind: "unary";
+    input: typeof ResendMfaCodeRequestSchema;
+    output: typeof ResendMfaCodeResponseSchema;
+  },
+  /**
+   * Changes the caller's password. The current password is required; the
+   * new one must satisfy the security profile (length, strength) and differ
+   * from the last N passwords (the profile's history length). Every other
+   * session of the user is revoked and a notification is emailed.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Emails a single-use password-reset code that expires. Always answers OK
+   * after the same amount of work, whether or not the address has an account,
+   * so the answer reveals nothing. The mail's link uses the configured issuer
+   * origin, never a request header. Sends per address are capped.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.StartPasswordReset
+   */
+  startPasswordReset: {
+    methodKind: "unary";
+    input: typeof StartPasswordResetRequestSchema;
+    output: typeof StartPasswordResetResponseSchema;
+  },
+  /**
+   * Sets a new password with a code from StartPasswordReset. The code works
+   * once and expires; a wrong, used or expired code answers `unauthenticated`.
+   * Every session of the user is revoked and a notification is emailed. The
+   * reset does not sign the user in: the next SignIn still asks for the
+   * second factor.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.CompletePasswordReset
+   */
+  completePasswordReset: {
+    methodKind: "unary";
+    input: typeof CompletePasswordResetRequestSchema;
+    output: typeof CompletePasswordResetResponseSchema;
+  },
+  /**
+   * Starts enrolling an authenticator app: a new TOTP secret (stored
+   * encrypted) and its otpauth:// URI, also as a QR code. Nothing changes for
+   * sign-in until ConfirmTotp; enrolling again replaces an unconfirmed secret.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.EnrollTotp
+   */
+  enrollTotp: {
+    methodKind: "unary";
+    input: typeof EnrollTotpRequestSchema;
+    output: typeof EnrollTotpResponseSchema;
+  },
+  /**
+   * Confirms the enrolled secret with a first code from the app. From then on
+   * sign-ins need a second factor. Answers ten single-use recovery codes,
+   * shown this once and stored hashed; confirming again replaces them.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ConfirmTotp
+   */
+  confirmTotp: {
+    methodKind: "unary";
+    input: typeof ConfirmTotpRequestSchema;
+    output: typeof ConfirmTotpResponseSchema;
+  },
+  /**
+   * Removes the caller's authenticator app and its recovery codes. Needs a
+   * current TOTP code or the account password. A notification is emailed.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.DisableTotp
+   */
+  disableTotp: {
+    methodKind: "unary";
+    input: typeof DisableTotpRequestSchema;
+    output: typeof DisableTotpResponseSchema;
+  },
+  /**
+   * The caller's second factors: whether TOTP is confirmed, whether emailed
+   * and SMS codes are switched on, and how many recovery codes are left.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.GetMfaStatus
+   */
+  getMfaStatus: {
+    methodKind: "unary";
+    input: typeof GetMfaStatusRequestSchema;
+    output: typeof GetMfaStatusResponseSchema;
+  },
+  /**
+   * Switches emailed or SMS sign-in codes on or off for the caller. Switching
+   * on needs the address verified (VerifyEmail, CompletePhoneVerification);
+   * switching off needs the account password. A notification is emailed.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.SetMfaMethod
+   */
+  setMfaMethod: {
+    methodKind: "unary";
+    input: typeof SetMfaMethodRequestSchema;
+    output: typeof SetMfaMethodResponseSchema;
+  },
+  /**
+   * Lists active sessions: the caller's own, or with `user_id` those of a
+   * user the caller administers (an organisation admin of the user's
+   * organisation, or a super-admin). Newest first.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Revokes one session, or with `user_id` every session of a user. Users
+   * revoke their own sessions; organisation admins and super-admins those of
+   * the users they administer. Access tokens of revoked sessions validate as
+   * inactive at once.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latchkey_auth_v1_auth_service, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/auth/v1/token.proto.
  */
 export const file_latchkey_auth_v1_token: GenFile = /*@__PURE__*/
-  fileDesc("ChxsYXRjaGtleS9hdXRoL3YxL3Rva2VuLnByb3RvEhBsYXRjaGtleS5hdXRoLnYxIoYBCglUb2tlblBhaXISGQoMYWNjZXNzX3Rva2VuGAEgASgJQgOAAQESGgoNcmVmcmVzaF90b2tlbhgCIAEoCUIDgAEBEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUiWgoMTWZhQ2hhbGxlbmdlEhwKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIDgAEBEiwKB21ldGhvZHMYAiADKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZCI0CgtUb2tlbkhlYWRlchILCgNhbGcYASABKAkSCwoDa2lkGAIgASgJEgsKA3R5cBgDIAEoCSK8AQoLVG9rZW5DbGFpbXMSCwoDaXNzGAEgASgJEgsKA3N1YhgCIAEoCRILCgNhdWQYAyADKAkSJwoDZXhwGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNpYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2p0aRgGIAEoCRILCgNvcmcYByABKAkSDQoFcm9sZXMYCCADKAkSCwoDc2lkGAkgASgJKoQBCglNZmFNZXRob2QSGgoWTUZBX01FVEhPRF9VTlNQRUNJRklFRBAAEhMKD01GQV9NRVRIT0RfVE9UUBABEhQKEE1GQV9NRVRIT0RfRU1BSUwQAhISCg5NRkFfTUVUSE9EX1NNUxADEhwKGE1GQV9NRVRIT0RfUkVDT1ZFUllfQ09ERRAEKnUKC1N1YmplY3RLaW5kEhwKGFNVQkpFQ1RfS0lORF9VTlNQRUNJRklFRBAAEhUKEVNVQkpFQ1RfS0lORF9VU0VSEAESFwoTU1VCSkVDVF9LSU5EX0RFVklDRRACEhgKFFNVQkpFQ1RfS0lORF9BUElfS0VZEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChxsYXRjaGtleS9hdXRoL3YxL3Rva2VuLnByb3RvEhBsYXRjaGtleS5hdXRoLnYxIoYBCglUb2tlblBhaXISGQoMYWNjZXNzX3Rva2VuGAEgASgJQgOAAQESGgoNcmVmcmVzaF90b2tlbhgCIAEoCUIDgAEBEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBRIaChJyZWZyZXNoX2V4cGlyZXNfaW4YBSABKAUioAEKDE1mYUNoYWxsZW5nZRIcCg9jaGFsbGVuZ2VfdG9rZW4YASABKAlCA4ABARIsCgdtZXRob2RzGAIgAygOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29kZV9zZW50X3RvGAQgASgJIjQKC1Rva2VuSGVhZGVyEgsKA2FsZxgBIAEoCRILCgNraWQYAiABKAkSCwoDdHlwGAMgASgJIrwBCgtUb2tlbkNsYWltcxILCgNpc3MYASABKAkSCwoDc3ViGAIgASgJEgsKA2F1ZBgDIAMoCRInCgNleHAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKA2lhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDanRpGAYgASgJEgsKA29yZxgHIAEoCRINCgVyb2xlcxgIIAMoCRILCgNzaWQYCSABKAkqhAEKCU1mYU1ldGhvZBIaChZNRkFfTUVUSE9EX1VOU1BFQ0lGSUVEEAASEwoPTUZBX01FVEhPRF9UT1RQEAESFAoQTUZBX01FVEhPRF9FTUFJTBACEhIKDk1GQV9NRVRIT0RfU01TEAMSHAoYTUZBX01FVEhPRF9SRUNPVkVSWV9DT0RFEAQqdQoLU3ViamVjdEtpbmQSHAoYU1VCSkVDVF9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRU1VCSkVDVF9LSU5EX1VTRVIQARIXChNTVUJKRUNUX0tJTkRfREVWSUNFEAISGAoUU1VCSkVDVF9LSU5EX0FQSV9LRVkQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A pair of tokens issued at sign-in and on every refresh.
@@ -87,6 +87,21 @@ export type MfaChallenge = Message<"latchkey.auth.v1.MfaChallenge"> & {
    * @generated from field: repeated latchkey.auth.v1.MfaMethod methods = 2;
    */
   methods: MfaMethod[];
+
+  /**
+   * When the challenge stops working (five minutes after the password).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 3;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Where a code was sent at once, masked ("j***@example.com"), when a sent
+   * code is the only way to finish; empty otherwise (ask with ResendMfaCode).
+   *
+   * @generated from field: string code_sent_to = 4;
+   */
+  codeSentTo: string;
 };
 
 /**

@@ -1,0 +1,4 @@
+import { defineAdminSuite } from "../rpc/admin-suite.js";
+import { startNode } from "../support/start-node.js";
+
+defineAdminSuite(() => startNode());
