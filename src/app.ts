@@ -26,6 +26,7 @@ import type { ServiceDeps } from "./services/deps.js";
 import { createOrganisationService } from "./services/organisation/index.js";
 import { createUserService } from "./services/user/index.js";
 import { createAdminService } from "./services/admin/index.js";
+import { createLicenseService } from "./services/license/index.js";
 import { createRegistration } from "./services/user/register.js";
 import type { Database } from "./store/database.js";
 import { findAvatar } from "./store/queries/avatars.js";
@@ -109,6 +110,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     user: createUserService(shared),
     organisation: createOrganisationService(shared),
     admin: createAdminService(shared),
+    license: createLicenseService(shared),
   };
   return {
     routes: (router) => registerServices(router, impls),

@@ -29,9 +29,24 @@ export type Actor =
       apiKeyId: string;
       /** A key can do at most what these permissions and its owner's roles allow. */
       permissions: ReadonlySet<Permission>;
-    });
+    })
+  | DeviceActor;
 
-export type AuthenticatedActor = Exclude<Actor, { kind: "anonymous" }>;
+/**
+ * A device calling with its own access token (`typ` "device+jwt"). It acts
+ * for no user: only RPCs declared for devices (CALLER_KIND_DEVICE) admit it.
+ */
+export interface DeviceActor {
+  kind: "device";
+  deviceId: string;
+  /** The device's organisation (the token's `org`). */
+  organisationId: string;
+  sessionId: string;
+  token: VerifiedAccessToken;
+}
+
+/** A user, or an API key acting for its user: every caller but anonymous ones and devices. */
+export type AuthenticatedActor = Exclude<Actor, { kind: "anonymous" } | { kind: "device" }>;
 
 export const anonymous: Actor = Object.freeze({ kind: "anonymous" });
 

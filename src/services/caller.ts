@@ -1,14 +1,27 @@
 /** The caller of an RPC as the access interceptor left it in the handler context. */
 import type { HandlerContext } from "@connectrpc/connect";
-import type { Actor, AuthenticatedActor } from "../domain/actor.js";
-import { invalidCredentials, preconditionFailed } from "../domain/errors.js";
+import type { Actor, AuthenticatedActor, DeviceActor } from "../domain/actor.js";
+import { invalidCredentials, permissionDenied, preconditionFailed } from "../domain/errors.js";
 import { kActor, kRequestMeta } from "./context.js";
 import type { ClientInfo } from "./tokens/token-service.js";
 
-/** The authenticated caller; the access interceptor guarantees one on non-public RPCs. */
+/**
+ * The authenticated caller acting for a user (a user or an API key); the
+ * access interceptor guarantees one on user RPCs and admits devices only to
+ * device RPCs, so a device here is refused.
+ */
 export function actorOf(ctx: HandlerContext): AuthenticatedActor {
   const actor = ctx.values.get(kActor);
   if (actor.kind === "anonymous") throw invalidCredentials();
+  if (actor.kind === "device") throw permissionDenied();
+  return actor;
+}
+
+/** The calling device, on RPCs declared for devices (CALLER_KIND_DEVICE). */
+export function deviceOf(ctx: HandlerContext): DeviceActor {
+  const actor = ctx.values.get(kActor);
+  if (actor.kind === "anonymous") throw invalidCredentials();
+  if (actor.kind !== "device") throw permissionDenied();
   return actor;
 }
 

@@ -87,9 +87,34 @@ function condition(node: FilterExpression, columns: ListingColumns): SQL {
       return sql`(${condition(node.operand, columns)} is not 1)`;
     case "compare":
       return sql`(${column(columns, node.field)} ${OPERATOR_SQL[node.op]} ${bindable(node.value)})`;
-    case "match":
-      return sql`(${column(columns, node.field)} like ${likePattern(node.segments)} escape '\\')`;
+    case "match": {
+      const expr = column(columns, node.field);
+      const like = sql`${expr} like ${likePattern(node.segments)} escape '\\'`;
+      const ranges = prefixRanges(node.segments[0] ?? "");
+      if (ranges.length === 0) return sql`(${like})`;
+      // LIKE never uses an index here (the index is case-sensitive, LIKE is
+      // not), so a known first character is also given as index ranges.
+      const bounded = sql.join(
+        ranges.map(([low, high]) => sql`(${expr} >= ${low} and ${expr} < ${high})`),
+        sql.raw(" or "),
+      );
+      return sql`((${bounded}) and ${like})`;
+    }
   }
+}
+
+/**
+ * The BINARY-ordered ranges that hold every string LIKE would match for a
+ * pattern starting with `prefix`: one per case of its first character for
+ * ASCII letters (LIKE ignores their case), else one. Empty when the pattern
+ * starts with a wildcard.
+ */
+export function prefixRanges(prefix: string): Array<[string, string]> {
+  const first = prefix.codePointAt(0);
+  if (first === undefined || first >= 0x10ffff) return [];
+  const char = String.fromCodePoint(first);
+  const cases = /^[A-Za-z]$/.test(char) ? [char.toUpperCase(), char.toLowerCase()] : [char];
+  return cases.map((c) => [c, String.fromCodePoint(c.codePointAt(0)! + 1)]);
 }
 
 /** Escapes LIKE's own wildcards and the escape character, then joins the segments with `%`. */

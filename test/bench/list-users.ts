@@ -12,6 +12,7 @@ import Libsql from "libsql";
 import { ARGON2_HASH_LENGTH, ARGON2ID_PARAMS } from "../../src/domain/passwords/phc.js";
 import { METHODS, tokensOf, type RpcClient } from "./client.js";
 import { runFixed, type CpuProbe, type LoadFigures } from "./loads.js";
+import { seededRandom } from "./seeded-random.js";
 
 // Algorithm is a const enum in the package's types; 2 is Argon2id.
 const ARGON2ID = 2 as Algorithm;
@@ -33,18 +34,6 @@ const LAST_NAMES = [
   "Andersen", "Bakker", "Claes", "de Vries", "Evans", "Fischer", "García", "Hoekstra", "Ivanova", "Jansen", "Kowalski", "Lambert",
   "Müller", "Nielsen", "O'Brien", "Peeters", "Rossi", "Smit", "Tanaka", "Visser", "Williams", "Young",
 ];
-
-/** A small deterministic generator, so every run seeds the same names. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ListUsersFixture {
   organisationId: string;
@@ -92,7 +81,7 @@ export async function seedListUsers(client: RpcClient, databaseFile: string, sup
     const insertUsers = db.prepare(`INSERT INTO users ${userColumns} VALUES ${Array(LIST_USERS.rowsPerInsert).fill(userRow).join(", ")}`);
     const insertMembers = db.prepare(`INSERT INTO memberships (organisation_id, user_id, role, joined_at) VALUES ${Array(LIST_USERS.rowsPerInsert).fill(memberRow).join(", ")}`);
 
-    const random = mulberry32(42);
+    const random = seededRandom(42);
     const step = (to - from) / LIST_USERS.users;
     const departments = ["", "Engineering", "Sales", "Support", "Field service"];
     db.exec("BEGIN IMMEDIATE");

@@ -6,7 +6,7 @@
  *
  * Knobs (environment):
  *   BENCH_SECONDS       measured seconds per load (default 5; each has a 1 s warm-up)
- *   BENCH_ONLY          comma list of phases: baseline,validate,floor,signin,refresh,mixed,listusers
+ *   BENCH_ONLY          comma list of phases: baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses
  *                       (e.g. BENCH_ONLY=listusers runs only the ListUsers case)
  *   BENCH_LIST_SECONDS  measured seconds per ListUsers shape (default 3, at most BENCH_SECONDS)
  *   BENCH_SERVER_ROOT   project directory whose server to start (default: this one)
@@ -22,6 +22,8 @@ import { measureArgon2Ceiling, type Argon2Ceiling } from "./argon2.js";
 import { cpuWindow } from "./cpu.js";
 import { createRpcClient, METHODS, tokensOf, type RpcClient, type TokenPair } from "./client.js";
 import { runClosedLoop, runFixed, runTogether, type ClosedLoopFigures, type ClosedLoopWorker, type LoadFigures } from "./loads.js";
+import { CHECK_LICENSE_FEATURE, CHECK_LICENSE_PATH, prepareCheckLicense } from "./check-license.js";
+import { checkListLicensesCase, LIST_LICENSES, listLicensesCases, measureListLicensesCase, seedListLicenses } from "./list-licenses.js";
 import { checkListUsersCase, LIST_USERS, listUsersCases, measureListUsersCase, seedListUsers } from "./list-users.js";
 import { fmt, renderTable, type Row } from "./report.js";
 import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js";
@@ -29,7 +31,7 @@ import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVER_ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? ROOT);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,signin,refresh,mixed,listusers").split(",").map((s) => s.trim()));
+const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses").split(",").map((s) => s.trim()));
 const LIST_SECONDS = Number(process.env.BENCH_LIST_SECONDS ?? Math.min(SECONDS, 3));
 const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
 const SERVER_ENV = Object.fromEntries(
@@ -41,10 +43,12 @@ const SERVER_ENV = Object.fromEntries(
 
 const TARGETS = {
   validateRatio: 0.5,
+  checkLicenseRatio: 0.4,
   signInRatio: 0.8,
   refreshRps: 2000,
   mixedValidateP99Ms: 10,
   listUsersP99Ms: 20,
+  listLicensesP99Ms: 20,
   peakRssMiB: 150,
 };
 
@@ -158,7 +162,8 @@ async function main() {
     results.serverStartMs = server.startMs;
     results.serverCommand = server.command;
     log(`server pid ${server.pid} (node ${server.command}) ready at ${server.url} after ${Math.round(server.startMs)} ms`);
-    client = createRpcClient(server.url, 64);
+    const rpc = createRpcClient(server.url, 64);
+    client = rpc;
 
     server.phase("setup");
     const fixture = await prepare(client);
@@ -248,6 +253,37 @@ async function main() {
       }
     }
 
+    // CheckLicense for one device at 32 connections, against the plain route:
+    // access-token check, the seat query and a freshly signed certificate.
+    if (PHASES.has("checklicense")) {
+      server.phase("checklicense-setup");
+      const { deviceAccess } = await prepareCheckLicense(client, fixture.adminAccess);
+      server.phase("checklicense");
+      const check = await runFixed(
+        {
+          url: `${url}/${CHECK_LICENSE_PATH}`,
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${deviceAccess}` },
+          body: JSON.stringify({ feature: CHECK_LICENSE_FEATURE }),
+          connections: 32,
+          seconds: SECONDS,
+        },
+        probe,
+      );
+      describe("CheckLicense @32", check);
+      const baseline = healthzAt[32];
+      const ratio = baseline ? check.okRps / baseline.okRps : Number.NaN;
+      results.checkLicense_c32 = { ...check, ratioToBaseline: ratio };
+      rows.push({
+        figure: "CheckLicense @32 conn (one device)",
+        value: `${fmt.rps(check.okRps)}  p50 ${fmt.ms(check.p50)}  p99 ${fmt.ms(check.p99)}`,
+        target: `≥ ${TARGETS.checkLicenseRatio}× healthz`,
+        ratio: fmt.ratio(ratio),
+        met: ratio >= TARGETS.checkLicenseRatio && check.non2xx + check.errors === 0,
+        ...cpuCells(check),
+      });
+    }
+
     // 3: SignIn against the argon2id ceiling.
     if (PHASES.has("signin")) {
       server.phase("signin");
@@ -315,6 +351,42 @@ async function main() {
       met: memory.hwmKiB / 1024 <= TARGETS.peakRssMiB,
     });
 
+    /**
+     * One caller at a time through each listing case, against the Connect
+     * floor's latency on one connection measured just before.
+     */
+    async function measureListing<C extends { name: string }>(
+      rpc: string,
+      cases: readonly C[],
+      targetMs: number,
+      how: { check(c: C): Promise<{ totalSize: number; returned: number }>; measure(c: C): Promise<LoadFigures> },
+    ): Promise<Record<string, unknown>> {
+      const floor = await runFixed(
+        { url: `${url}/grpc.health.v1.Health/Check`, method: "POST", headers: { "content-type": "application/json" }, body: "{}", connections: 1, seconds: LIST_SECONDS, warmupSeconds: 0.5 },
+        probe,
+      );
+      describe("Connect floor (Health/Check) @1", floor);
+      rows.push({ figure: "Connect floor: Health/Check @1", value: `p50 ${fmt.ms(floor.p50)}  p99 ${fmt.ms(floor.p99)}  (${fmt.rps(floor.okRps)})`, ...cpuCells(floor) });
+      const listed: Record<string, unknown> = { floor_c1: floor };
+      for (const c of cases) {
+        const { totalSize, returned } = await how.check(c);
+        const figures = await how.measure(c);
+        describe(`${rpc} ${c.name} @1`, figures);
+        const p50Ratio = figures.p50 / floor.p50;
+        listed[c.name] = { ...figures, totalSize, returned, p50RatioToFloor: p50Ratio };
+        const failed = figures.non2xx + figures.errors;
+        rows.push({
+          figure: `${rpc} ${c.name} @1`,
+          value: `p50 ${fmt.ms(figures.p50)} (${fmt.ratio(p50Ratio)} floor)  p99 ${fmt.ms(figures.p99)}  ${returned} of ${totalSize.toLocaleString("en-US")}${failed > 0 ? `  non-2xx ${failed}` : ""}`,
+          target: `p99 ≤ ${targetMs} ms`,
+          ratio: fmt.ratio(figures.p99 / targetMs),
+          met: figures.p99 <= targetMs && failed === 0,
+          ...cpuCells(figures),
+        });
+      }
+      return listed;
+    }
+
     // 7: ListUsers over 100,000 members of one organisation, one caller at a
     // time, against the Connect floor's latency on one connection. Last,
     // because it leaves the database a hundred thousand users larger.
@@ -325,31 +397,35 @@ async function main() {
       rows.push({ figure: `ListUsers: ${LIST_USERS.users.toLocaleString("en-US")} members seeded in SQL`, value: fmt.ms(seeded.seedMs) });
       const cases = await listUsersCases(client, seeded);
       server.phase("listusers");
-      const floor = await runFixed(
-        { url: `${url}/grpc.health.v1.Health/Check`, method: "POST", headers: { "content-type": "application/json" }, body: "{}", connections: 1, seconds: LIST_SECONDS, warmupSeconds: 0.5 },
-        probe,
-      );
-      describe("Connect floor (Health/Check) @1", floor);
-      rows.push({ figure: "Connect floor: Health/Check @1", value: `p50 ${fmt.ms(floor.p50)}  p99 ${fmt.ms(floor.p99)}  (${fmt.rps(floor.okRps)})`, ...cpuCells(floor) });
-      const listed: Record<string, unknown> = { seeded, floor_c1: floor };
-      for (const c of cases) {
-        const { totalSize, returned } = await checkListUsersCase(client, c);
-        const figures = await measureListUsersCase(url, c, LIST_SECONDS, probe);
-        describe(`ListUsers ${c.name} @1`, figures);
-        const p50Ratio = figures.p50 / floor.p50;
-        listed[c.name] = { ...figures, totalSize, returned, p50RatioToFloor: p50Ratio };
-        rows.push({
-          figure: `ListUsers ${c.name} @1`,
-          value: `p50 ${fmt.ms(figures.p50)} (${fmt.ratio(p50Ratio)} floor)  p99 ${fmt.ms(figures.p99)}  ${returned} of ${totalSize.toLocaleString("en-US")}${figures.non2xx + figures.errors > 0 ? `  non-2xx ${figures.non2xx + figures.errors}` : ""}`,
-          target: `p99 ≤ ${TARGETS.listUsersP99Ms} ms`,
-          ratio: fmt.ratio(figures.p99 / TARGETS.listUsersP99Ms),
-          met: figures.p99 <= TARGETS.listUsersP99Ms && figures.non2xx + figures.errors === 0,
-          ...cpuCells(figures),
-        });
-      }
-      results.listUsers = listed;
+      results.listUsers = {
+        seeded,
+        ...(await measureListing("ListUsers", cases, TARGETS.listUsersP99Ms, {
+          check: (c) => checkListUsersCase(rpc, c),
+          measure: (c) => measureListUsersCase(url, c, LIST_SECONDS, probe),
+        })),
+      };
       const peak = (await server.memory()).byPhase.listusers ?? 0;
       rows.push({ figure: "server peak RSS during ListUsers", value: fmt.mib(peak) });
+    }
+
+    // 8: ListLicenses over 100,000 licences held by one organisation, one
+    // caller at a time, like ListUsers above.
+    if (PHASES.has("listlicenses")) {
+      server.phase("listlicenses-seed");
+      const seeded = await seedListLicenses(client, server.databaseFile);
+      log(`seeded ${seeded.seeded.toLocaleString("en-US")} licences of one organisation in ${fmt.ms(seeded.seedMs)}`);
+      rows.push({ figure: `ListLicenses: ${LIST_LICENSES.licenses.toLocaleString("en-US")} licences seeded in SQL`, value: fmt.ms(seeded.seedMs) });
+      const cases = await listLicensesCases(client, seeded);
+      server.phase("listlicenses");
+      results.listLicenses = {
+        seeded,
+        ...(await measureListing("ListLicenses", cases, TARGETS.listLicensesP99Ms, {
+          check: (c) => checkListLicensesCase(rpc, seeded, c),
+          measure: (c) => measureListLicensesCase(url, seeded, c, LIST_SECONDS, probe),
+        })),
+      };
+      const peak = (await server.memory()).byPhase.listlicenses ?? 0;
+      rows.push({ figure: "server peak RSS during ListLicenses", value: fmt.mib(peak) });
     }
 
     results.peakRssByPhaseMiB = Object.fromEntries(Object.entries((await server.memory()).byPhase).map(([phase, kib]) => [phase, Math.round(kib / 102.4) / 10]));

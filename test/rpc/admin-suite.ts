@@ -8,6 +8,7 @@ import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AdminService } from "../../gen/latchkey/admin/v1/admin_service_pb.js";
+import { LicenseService } from "../../gen/latchkey/license/v1/license_service_pb.js";
 import type { SecurityProfile } from "../../gen/latchkey/admin/v1/security_profile_pb.js";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
@@ -128,14 +129,14 @@ export function defineAdminSuite(start: () => Promise<RpcTarget>): void {
 
     it("lists every RPC of every service with its path and policy", async () => {
       const { services } = await admin.listServices({}, bearer(root.token));
-      const expected = [AuthService, UserService, OrganisationService, AdminService];
+      const expected = [AuthService, UserService, OrganisationService, AdminService, LicenseService];
       expect(services.map((s) => s.name)).toEqual(expected.map((s) => s.typeName));
       for (const descriptor of expected) {
         const listed = services.find((s) => s.name === descriptor.typeName)!;
         expect(listed.rpcs.map((r) => r.name)).toEqual(descriptor.methods.map((m) => m.name));
         for (const rpc of listed.rpcs) {
           expect(rpc.path).toBe(`/${descriptor.typeName}/${rpc.name}`);
-          expect(rpc.caller).toMatch(/^CALLER_KIND_(PUBLIC|USER|ORGANISATION_ADMIN|SUPER_ADMIN|INTERNAL)$/);
+          expect(rpc.caller).toMatch(/^CALLER_KIND_(PUBLIC|USER|ORGANISATION_ADMIN|SUPER_ADMIN|INTERNAL|DEVICE)$/);
           expect(rpc.deadlineMs).toBeGreaterThan(0);
         }
       }

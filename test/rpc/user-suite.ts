@@ -590,21 +590,23 @@ export function defineUserSuite(start: () => Promise<RpcTarget>): void {
     it("Globex's admin reaches no Acme-only user through any RPC, and learns nothing", async () => {
       const victim = people.alice.id;
       const token = bearer(people.globexAdmin.token);
-      const calls: Promise<unknown>[] = [
-        users.getUser({ userId: victim }, token),
-        users.updateUser({ user: { id: victim, name: "pwned" }, updateMask: { paths: ["name"] } }, token),
-        users.deleteUser({ userId: victim }, token),
-        users.suspendUser({ userId: victim }, token),
-        users.unsuspendUser({ userId: victim }, token),
-        users.blockUser({ userId: victim }, token),
-        users.listSettings({ userId: victim }, token),
-        users.setSetting({ userId: victim, setting: { category: "a", group: "b", name: "c", value: "d", type: SettingType.STRING } }, token),
-        users.deleteSetting({ userId: victim, category: "a", group: "b", name: "c" }, token),
-        users.setAvatar({ userId: victim, image: JPEG }, token),
-        users.getAvatar({ userId: victim }, token),
-        users.deleteAvatar({ userId: victim }, token),
+      // Every call is made, and each answer read, in turn: a call made ahead
+      // would reject before anything awaits it.
+      const calls: Array<() => Promise<unknown>> = [
+        () => users.getUser({ userId: victim }, token),
+        () => users.updateUser({ user: { id: victim, name: "pwned" }, updateMask: { paths: ["name"] } }, token),
+        () => users.deleteUser({ userId: victim }, token),
+        () => users.suspendUser({ userId: victim }, token),
+        () => users.unsuspendUser({ userId: victim }, token),
+        () => users.blockUser({ userId: victim }, token),
+        () => users.listSettings({ userId: victim }, token),
+        () => users.setSetting({ userId: victim, setting: { category: "a", group: "b", name: "c", value: "d", type: SettingType.STRING } }, token),
+        () => users.deleteSetting({ userId: victim, category: "a", group: "b", name: "c" }, token),
+        () => users.setAvatar({ userId: victim, image: JPEG }, token),
+        () => users.getAvatar({ userId: victim }, token),
+        () => users.deleteAvatar({ userId: victim }, token),
       ];
-      for (const call of calls) expect((await rpcError(call)).code).toBe(Code.NotFound);
+      for (const call of calls) expect((await rpcError(call())).code).toBe(Code.NotFound);
       expect((await rpcError(users.listUsers({ organisationId: acme }, token))).code).toBe(Code.PermissionDenied);
       const still = await users.getUser({ userId: victim }, bearer(people.alice.token));
       expect(still.user).toMatchObject({ name: "Alice Alpha", state: UserState.ACTIVE });

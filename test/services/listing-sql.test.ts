@@ -211,6 +211,10 @@ describe("filtered, ordered, keyset-paged listing matches the same query in JS",
     ["state = BLOCKED OR email_verified = true", "email", 50],
     [`NOT name:"*smith*" AND created_at >= ${at(20)}`, "-updated_at,name", 9],
     ['name:"ann*" OR name:"*E"', "name", 1],
+    // A known first character also becomes index ranges: both cases of an
+    // ASCII letter, one range for anything else.
+    ['name:"z*" OR name:"1*" OR name:"\'*"', "name", 5],
+    ['name:"É*" OR name:"é*" OR name:"bob"', "-created_at", 4],
     ['name > "M" AND name <= "Zz"', "-name,email", 25],
     ['department != "" AND (state = ACTIVE OR title:"*lead*")', "updated_at,-name", 11],
     ["locale = en-GB AND NOT (blocked = true OR suspended = true)", "", 17],

@@ -42,6 +42,10 @@ export const PERMISSIONS = [
   "audit.read",
   "system.read",
   "system.write",
+  "licenses.read",
+  "licenses.write",
+  "devices.read",
+  "devices.write",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -70,6 +74,11 @@ const MINIMUM_ROLE: Record<Permission, OrganisationRole | undefined> = {
   "audit.read": undefined,
   "system.read": undefined,
   "system.write": undefined,
+  // Licences and devices: members see their organisation's, admins manage them.
+  "licenses.read": "member",
+  "licenses.write": "admin",
+  "devices.read": "member",
+  "devices.write": "admin",
 };
 
 /**

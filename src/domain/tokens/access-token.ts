@@ -122,6 +122,20 @@ export async function verifyAccessTokenTimes(
   }
 }
 
+/**
+ * The unverified `typ` header of a JWT, or "" when it has none or is no JWT:
+ * only to pick which verification to run, never to trust.
+ */
+export function peekTokenType(token: string): string {
+  if (token.length > 4096) return "";
+  try {
+    const { typ } = decodeProtectedHeader(token);
+    return typeof typ === "string" ? typ : "";
+  } catch {
+    return "";
+  }
+}
+
 export async function importPublicKey(jwk: JWK): Promise<CryptoKey> {
   return (await importJWK(jwk, SIGNING_ALGORITHM)) as CryptoKey;
 }

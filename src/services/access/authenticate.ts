@@ -5,10 +5,13 @@
  * undefined, which the caller answers with the one `unauthenticated` error.
  */
 import { isOrganisationRole, isPermission, type Permission } from "../../domain/access/roles.js";
-import { roleNames, type AuthenticatedActor } from "../../domain/actor.js";
+import { roleNames, type AuthenticatedActor, type DeviceActor } from "../../domain/actor.js";
+import { DEVICE_ACCESS_TOKEN_TYPE } from "../tokens/token-service.js";
 import type { Clock } from "../../domain/ports.js";
+import { peekTokenType } from "../../domain/tokens/access-token.js";
 import { constantTimeEqual, sha256Hex } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
+import { touchDevice } from "../../store/queries/devices.js";
 import { findApiKeyById, findApiKeyByPrefix, touchApiKey, type ApiKeyWithOwner } from "../../store/queries/api-keys.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { prefixOf } from "./api-key-format.js";
@@ -17,6 +20,9 @@ export interface Credentials {
   authorization: string | null;
   apiKey: string | null;
 }
+
+/** A device's last_seen_at is written at most this often. */
+const LAST_SEEN_THROTTLE_MS = 60_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -66,7 +72,18 @@ export function createAuthenticator(deps: { database: Database; tokens: TokenSer
     return fromApiKey(await findApiKeyById(db, id), await sha256Hex(secret), "client_secret");
   }
 
-  async function authenticateAccessToken(token: string): Promise<AuthenticatedActor | undefined> {
+  async function authenticateDeviceToken(token: string): Promise<DeviceActor | undefined> {
+    const result = await tokens.authenticateDevice(token);
+    if (!result) return undefined;
+    const now = clock.now();
+    if (result.status.lastSeenAt === null || now - result.status.lastSeenAt > LAST_SEEN_THROTTLE_MS) {
+      await database.batch([touchDevice(db, result.status.deviceId, now, LAST_SEEN_THROTTLE_MS)]);
+    }
+    return { kind: "device", deviceId: result.status.deviceId, organisationId: result.status.organisationId, sessionId: result.status.sessionId, token: result.token };
+  }
+
+  async function authenticateAccessToken(token: string): Promise<AuthenticatedActor | DeviceActor | undefined> {
+    if (peekTokenType(token) === DEVICE_ACCESS_TOKEN_TYPE) return authenticateDeviceToken(token);
     const result = await tokens.authenticate(token);
     if (!result) return undefined;
     const { token: verified, status, organisationRole, roles } = result;
@@ -82,7 +99,7 @@ export function createAuthenticator(deps: { database: Database; tokens: TokenSer
     };
   }
 
-  return async function authenticate(credentials: Credentials): Promise<AuthenticatedActor | undefined> {
+  return async function authenticate(credentials: Credentials): Promise<AuthenticatedActor | DeviceActor | undefined> {
     if (credentials.apiKey) return credentials.apiKey.length <= 200 ? authenticateKey(credentials.apiKey.trim()) : undefined;
     const authorization = credentials.authorization?.trim();
     if (!authorization || authorization.length > 8192) return undefined;

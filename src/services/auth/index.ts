@@ -10,9 +10,12 @@ import { findApiKeyById } from "../../store/queries/api-keys.js";
 import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
+import { peekTokenType } from "../../domain/tokens/access-token.js";
+import { DEVICE_ACCESS_TOKEN_TYPE } from "../tokens/token-service.js";
 import { actorOf, clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
 import { toProtoUser } from "../user/to-proto.js";
+import { createDeviceAuthorizationHandlers } from "./device-authorization.js";
 import { createMfaHandlers, toProtoMethods } from "./mfa.js";
 import { createPasswordHandlers } from "./passwords.js";
 import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
@@ -24,6 +27,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     ...createSessionHandlers(deps),
     ...createPasswordHandlers(deps),
     ...createMfaHandlers(deps),
+    ...createDeviceAuthorizationHandlers(deps),
     async checkPasswordStrength(req) {
       const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
       if (!profile) throw new Error("the default security profile is missing");
@@ -97,6 +101,23 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
           securityProfile: profile?.name ?? "",
           sessionId: "",
           tokenId: key.apiKeyId,
+        };
+      }
+      if (peekTokenType(presented) === DEVICE_ACCESS_TOKEN_TYPE) {
+        // A device token is active while its device and session live.
+        const device = await tokens.authenticateDevice(presented);
+        if (!device) return inactive;
+        return {
+          active: true,
+          subject: device.status.deviceId,
+          subjectKind: SubjectKind.DEVICE,
+          organisationId: device.status.organisationId,
+          roles: [],
+          scopes: [],
+          expiresAt: timestampFromMs(device.token.claims.exp * 1000),
+          securityProfile: "",
+          sessionId: device.status.sessionId,
+          tokenId: device.token.claims.jti,
         };
       }
       const result = await tokens.authenticate(presented);

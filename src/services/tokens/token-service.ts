@@ -14,13 +14,23 @@ import { roleNames } from "../../domain/actor.js";
 import { invalidCredentials } from "../../domain/errors.js";
 import type { Logger } from "../../domain/logger.js";
 import type { Clock, Random } from "../../domain/ports.js";
-import { signAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
+import { peekTokenType, signAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
 import { createAccessTokenVerifier } from "../../domain/tokens/verification-cache.js";
 import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
 import {
+  findDeviceRefreshTokenByHash,
+  findDeviceSessionStatus,
+  insertDeviceRefreshToken,
+  insertDeviceSession,
+  type DeviceSessionStatus,
+} from "../../store/queries/devices.js";
+import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import {
+  DEVICE_SESSIONS,
+  USER_SESSIONS,
   consumeRefreshToken,
   findRefreshTokenByHash,
   findRefreshTokenById,
@@ -28,16 +38,22 @@ import {
   insertRefreshToken,
   insertSession,
   insertSuccessorIfWon,
+  revokeFamilySession,
   revokeSession,
   revokeUserSessions,
   setSessionOrganisation,
   touchSessionIfWon,
-  type RefreshTokenContext,
+  type RefreshFamily,
+  type RefreshTokenRow,
   type SessionStatus,
 } from "../../store/queries/sessions.js";
 import type { KeyRing } from "./key-ring.js";
 
 export const REFRESH_TOKEN_PREFIX = "lkr";
+/** Refresh tokens of device sessions: the prefix names the table their hash is in. */
+export const DEVICE_REFRESH_TOKEN_PREFIX = "lkd";
+/** `typ` of device access tokens. */
+export const DEVICE_ACCESS_TOKEN_TYPE = "device+jwt";
 
 export interface IssuedPair {
   accessToken: string;
@@ -69,6 +85,36 @@ export interface AuthenticatedToken {
   roles: string[];
 }
 
+/** A device's live session, resolved from its access token. */
+export interface AuthenticatedDeviceToken {
+  token: VerifiedAccessToken;
+  status: DeviceSessionStatus;
+}
+
+/** A device a session is opened for. */
+export interface DeviceSubject {
+  deviceId: string;
+  organisationId: string;
+}
+
+/**
+ * One refresh token being rotated, whatever kind of session it belongs to:
+ * the tables, lifetimes and how to mint the next access token.
+ */
+interface Rotation {
+  family: RefreshFamily;
+  prefix: string;
+  token: RefreshTokenRow;
+  session: { id: string; expiresAt: number };
+  idleMs: number;
+  graceMs: number;
+  mint(now: number): Promise<{ token: string; expiresAt: number }>;
+  /** Re-reads the presented token after a lost race. */
+  reload(): Promise<RefreshTokenRow | undefined>;
+  /** Who the audit row of a detected reuse names. */
+  audit: { userId?: string; organisationId?: string; details?: Record<string, string> };
+}
+
 export interface TokenServiceDeps {
   database: Database;
   keyRing: KeyRing;
@@ -89,6 +135,34 @@ export function createTokenService(deps: TokenServiceDeps) {
   const db = database.db;
   // Signatures are checked once per token; times, key and session on every call.
   const verifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, capacity: deps.verifiedTokenCapacity });
+  const deviceVerifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, type: DEVICE_ACCESS_TOKEN_TYPE, capacity: deps.verifiedTokenCapacity });
+
+  /** Devices have no user: their sessions follow the default security profile. */
+  async function deviceProfile(): Promise<SecurityProfileRow> {
+    const profile = await findSecurityProfile(db, DEFAULT_PROFILE_ID);
+    if (!profile) throw new Error("the default security profile is missing");
+    return profile;
+  }
+
+  async function mintDeviceAccessToken(subject: DeviceSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
+    const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
+    const token = await signAccessToken(
+      await keyRing.signingKey(),
+      {
+        iss: issuer,
+        sub: subject.deviceId,
+        aud: audience,
+        iat: Math.floor(now / SECOND),
+        exp: Math.floor(expiresAt / SECOND),
+        jti: random.uuid(),
+        sid: sessionId,
+        org: subject.organisationId,
+        roles: [],
+      },
+      DEVICE_ACCESS_TOKEN_TYPE,
+    );
+    return { token, expiresAt };
+  }
 
   async function mintAccessToken(subject: SessionSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
     const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
@@ -174,54 +248,83 @@ export function createTokenService(deps: TokenServiceDeps) {
       };
     },
 
-    /** Exchanges a refresh token for a new pair (see the module comment). */
+    /**
+     * Exchanges a refresh token, a user's or a device's, for a new pair (see
+     * the module comment).
+     */
     async rotate(presented: string, client: ClientInfo): Promise<IssuedPair> {
+      if (presented.startsWith(`${DEVICE_REFRESH_TOKEN_PREFIX}_`)) return rotateDeviceToken(presented, client);
       if (!presented.startsWith(`${REFRESH_TOKEN_PREFIX}_`)) throw invalidCredentials();
-      const context = await findRefreshTokenByHash(db, await sha256Hex(presented));
+      const hash = await sha256Hex(presented);
+      const context = await findRefreshTokenByHash(db, hash);
       if (!context) throw invalidCredentials();
       const now = clock.now();
-      const { token, session } = context;
+      const { token, session, profile } = context;
       if (session.revokedAt !== null || session.expiresAt <= now || context.userState !== "active") throw invalidCredentials();
-      const { profile } = context;
-      if (token.consumedAt !== null) return answerReplay(context, presented, profile, client);
-      if (token.expiresAt <= now) throw invalidCredentials();
-
-      const lifetimes = refreshLifetimes(profile, session.keepLoggedIn);
-      const successor = {
-        id: random.uuid(),
-        token: newOpaqueToken(random, REFRESH_TOKEN_PREFIX),
-        expiresAt: Math.min(now + lifetimes.idle, session.expiresAt),
-      };
       const subject = {
         id: session.userId,
         superAdmin: context.superAdmin,
         organisationId: session.organisationId,
         organisationRole: session.organisationId ? context.organisationRole : null,
       };
-      const access = await mintAccessToken(subject, session.id, profile, session.expiresAt, now);
-      const pair = pairOf(access, successor, now);
-      const sealed = await seal(
-        await deriveKey(presented, SUCCESSOR_KEY_PURPOSE),
-        new TextEncoder().encode(JSON.stringify({ a: access.token, ae: access.expiresAt, r: successor.token, re: successor.expiresAt })),
-        token.id,
-        random,
+      return rotateOne(
+        {
+          family: USER_SESSIONS,
+          prefix: REFRESH_TOKEN_PREFIX,
+          token,
+          session,
+          idleMs: refreshLifetimes(profile, session.keepLoggedIn).idle,
+          graceMs: profile.refreshGraceSeconds * SECOND,
+          mint: (at) => mintAccessToken(subject, session.id, profile, session.expiresAt, at),
+          reload: async () => (await findRefreshTokenByHash(db, hash))?.token,
+          audit: { userId: session.userId },
+        },
+        presented,
+        client,
       );
-      const [won] = await database.batch([
-        consumeRefreshToken(db, { id: token.id, successorId: successor.id, successorSealed: base64url(sealed), now }),
-        insertSuccessorIfWon(db, token.id, {
-          id: successor.id,
-          sessionId: session.id,
-          tokenHash: await sha256Hex(successor.token),
-          createdAt: now,
-          expiresAt: successor.expiresAt,
-        }),
-        touchSessionIfWon(db, session.id, token.id, successor.id, now),
-      ]);
-      if (won.length === 1) return pair;
-      // Another request rotated this token between our read and our batch.
-      const latest = await findRefreshTokenByHash(db, await sha256Hex(presented));
-      if (!latest || latest.token.consumedAt === null) throw invalidCredentials();
-      return answerReplay(latest, presented, profile, client);
+    },
+
+    /**
+     * Prepares a new device session, as openSession does for a user: the
+     * statements to commit in the caller's batch and the pair to hand out
+     * once it has committed. Lifetimes are the default profile's.
+     */
+    async openDeviceSession(subject: DeviceSubject, client: ClientInfo): Promise<{ sessionId: string; statements: [BatchItem<"sqlite">, BatchItem<"sqlite">]; pair: IssuedPair }> {
+      const profile = await deviceProfile();
+      const now = clock.now();
+      const lifetimes = refreshLifetimes(profile, false);
+      const sessionId = random.uuid();
+      const sessionExpiresAt = now + lifetimes.absolute;
+      const refresh = { token: newOpaqueToken(random, DEVICE_REFRESH_TOKEN_PREFIX), expiresAt: Math.min(now + lifetimes.idle, sessionExpiresAt) };
+      const access = await mintDeviceAccessToken(subject, sessionId, profile, sessionExpiresAt, now);
+      return {
+        sessionId,
+        statements: [
+          insertDeviceSession(db, {
+            id: sessionId,
+            deviceId: subject.deviceId,
+            organisationId: subject.organisationId,
+            ipAddress: client.clientAddress,
+            userAgent: client.userAgent.slice(0, 256),
+            createdAt: now,
+            lastUsedAt: now,
+            expiresAt: sessionExpiresAt,
+          }),
+          insertDeviceRefreshToken(db, { id: random.uuid(), sessionId, tokenHash: await sha256Hex(refresh.token), createdAt: now, expiresAt: refresh.expiresAt }),
+        ],
+        pair: pairOf(access, refresh, now),
+      };
+    },
+
+    /** Resolves a device access token to its live session, or undefined. */
+    async authenticateDevice(accessToken: string): Promise<AuthenticatedDeviceToken | undefined> {
+      const now = clock.now();
+      const token = await deviceVerifier.verify(accessToken, now);
+      if (!token) return undefined;
+      const status = await findDeviceSessionStatus(db, token.claims.sid);
+      if (!status || status.deviceId !== token.claims.sub || status.organisationId !== token.claims.org) return undefined;
+      if (status.revokedAt !== null || status.expiresAt <= now) return undefined;
+      return { token, status };
     },
 
     /**
@@ -257,6 +360,15 @@ export function createTokenService(deps: TokenServiceDeps) {
 
     /** Ends the session a refresh or access token belongs to (RFC 7009: never fails). */
     async revokeToken(presented: string, client: ClientInfo): Promise<void> {
+      const device = await deviceSessionOf(presented);
+      if (device) {
+        const now = clock.now();
+        await database.batch([
+          revokeFamilySession(db, DEVICE_SESSIONS, device.sessionId, "token_revoked", now),
+          insertAuditEvent(db, { id: random.uuid(), occurredAt: now, type: "device_session.revoked", organisationId: device.organisationId, ipAddress: client.clientAddress, details: { device_id: device.deviceId, session_id: device.sessionId, reason: "token_revoked" } }),
+        ]);
+        return;
+      }
       let sessionId: string | undefined;
       let userId: string | undefined;
       if (presented.startsWith(`${REFRESH_TOKEN_PREFIX}_`)) {
@@ -290,18 +402,96 @@ export function createTokenService(deps: TokenServiceDeps) {
     ]);
   }
 
+  /** The device session a device refresh or access token belongs to, if it is one. */
+  async function deviceSessionOf(presented: string): Promise<{ sessionId: string; deviceId: string; organisationId: string } | undefined> {
+    if (presented.startsWith(`${DEVICE_REFRESH_TOKEN_PREFIX}_`)) {
+      const context = await findDeviceRefreshTokenByHash(db, await sha256Hex(presented));
+      return context && { sessionId: context.session.id, deviceId: context.session.deviceId, organisationId: context.organisationId };
+    }
+    if (peekTokenType(presented) !== DEVICE_ACCESS_TOKEN_TYPE) return undefined;
+    const token = await deviceVerifier.verify(presented, clock.now());
+    return token && token.claims.org ? { sessionId: token.claims.sid, deviceId: token.claims.sub, organisationId: token.claims.org } : undefined;
+  }
+
+  async function rotateDeviceToken(presented: string, client: ClientInfo): Promise<IssuedPair> {
+    const hash = await sha256Hex(presented);
+    const context = await findDeviceRefreshTokenByHash(db, hash);
+    if (!context) throw invalidCredentials();
+    const now = clock.now();
+    const { token, session, organisationId } = context;
+    if (session.revokedAt !== null || session.expiresAt <= now) throw invalidCredentials();
+    const profile = await deviceProfile();
+    const subject = { deviceId: session.deviceId, organisationId };
+    return rotateOne(
+      {
+        family: DEVICE_SESSIONS,
+        prefix: DEVICE_REFRESH_TOKEN_PREFIX,
+        token,
+        session,
+        idleMs: refreshLifetimes(profile, false).idle,
+        graceMs: profile.refreshGraceSeconds * SECOND,
+        mint: (at) => mintDeviceAccessToken(subject, session.id, profile, session.expiresAt, at),
+        reload: async () => (await findDeviceRefreshTokenByHash(db, hash))?.token,
+        audit: { organisationId, details: { device_id: session.deviceId } },
+      },
+      presented,
+      client,
+    );
+  }
+
+  /**
+   * The rotation itself, shared by users' and devices' sessions: one guarded
+   * UPDATE decides the race, the successor is inserted only by the winner,
+   * and a consumed token goes to answerReplay.
+   */
+  async function rotateOne(rotation: Rotation, presented: string, client: ClientInfo): Promise<IssuedPair> {
+    const { family, token, session } = rotation;
+    const now = clock.now();
+    if (token.consumedAt !== null) return answerReplay(rotation, token, presented, client);
+    if (token.expiresAt <= now) throw invalidCredentials();
+    const successor = {
+      id: random.uuid(),
+      token: newOpaqueToken(random, rotation.prefix),
+      expiresAt: Math.min(now + rotation.idleMs, session.expiresAt),
+    };
+    const access = await rotation.mint(now);
+    const pair = pairOf(access, successor, now);
+    const sealed = await seal(
+      await deriveKey(presented, SUCCESSOR_KEY_PURPOSE),
+      new TextEncoder().encode(JSON.stringify({ a: access.token, ae: access.expiresAt, r: successor.token, re: successor.expiresAt })),
+      token.id,
+      random,
+    );
+    const [won] = await database.batch([
+      consumeRefreshToken(db, family, { id: token.id, successorId: successor.id, successorSealed: base64url(sealed), now }),
+      insertSuccessorIfWon(db, family, token.id, {
+        id: successor.id,
+        sessionId: session.id,
+        tokenHash: await sha256Hex(successor.token),
+        createdAt: now,
+        expiresAt: successor.expiresAt,
+      }),
+      touchSessionIfWon(db, family, session.id, token.id, successor.id, now),
+    ]);
+    if (won.length === 1) return pair;
+    // Another request rotated this token between our read and our batch.
+    const latest = await rotation.reload();
+    if (!latest || latest.consumedAt === null) throw invalidCredentials();
+    return answerReplay(rotation, latest, presented, client);
+  }
+
   /**
    * A consumed token was presented again. Within the grace window, and while
    * its successor is still unused, the same successor pair is returned: the
    * client most likely lost the first answer. Anything else is reuse of a
    * stolen or stale token, and the whole session is revoked.
    */
-  async function answerReplay(context: RefreshTokenContext, presented: string, profile: SecurityProfileRow, client: ClientInfo): Promise<IssuedPair> {
-    const { token, session } = context;
+  async function answerReplay(rotation: Rotation, token: RefreshTokenRow, presented: string, client: ClientInfo): Promise<IssuedPair> {
+    const { family, session } = rotation;
     const now = clock.now();
-    const withinGrace = token.consumedAt !== null && now - token.consumedAt <= profile.refreshGraceSeconds * SECOND;
+    const withinGrace = token.consumedAt !== null && now - token.consumedAt <= rotation.graceMs;
     if (withinGrace && token.successorSealed && token.successorId) {
-      const successor = await findRefreshTokenById(db, token.successorId);
+      const successor = await findRefreshTokenById(db, family, token.successorId);
       if (successor && successor.consumedAt === null) {
         const plain = await unseal(await deriveKey(presented, SUCCESSOR_KEY_PURPOSE), fromBase64url(token.successorSealed), token.id);
         if (plain) {
@@ -311,18 +501,19 @@ export function createTokenService(deps: TokenServiceDeps) {
       }
     }
     await database.batch([
-      revokeSession(db, session.id, "refresh_token_reuse", now),
+      revokeFamilySession(db, family, session.id, "refresh_token_reuse", now),
       insertAuditEvent(db, {
         id: random.uuid(),
         occurredAt: now,
         type: "refresh_token.reuse_detected",
-        userId: session.userId,
+        userId: rotation.audit.userId,
+        organisationId: rotation.audit.organisationId,
         sessionId: session.id,
         ipAddress: client.clientAddress,
-        details: { token_id: token.id },
+        details: { token_id: token.id, ...rotation.audit.details },
       }),
     ]);
-    logger.warn("refresh_token.reuse_detected", { session_id: session.id, user_id: session.userId });
+    logger.warn("refresh_token.reuse_detected", { session_id: session.id, user_id: rotation.audit.userId, ...rotation.audit.details });
     throw invalidCredentials();
   }
 }

@@ -20,7 +20,8 @@ export function organisationNameKey(name: string): string {
   return name.normalize("NFC").trim().toLowerCase();
 }
 
-export function insertOrganisation(db: Db, row: OrganisationRow) {
+/** A new organisation; its member count starts at 0 and the membership triggers keep it. */
+export function insertOrganisation(db: Db, row: Omit<OrganisationRow, "memberCount">) {
   return db.insert(organisations).values(row);
 }
 

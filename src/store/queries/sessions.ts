@@ -1,6 +1,6 @@
 import { and, desc, eq, exists, gt, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { perDatabase, type Db } from "../database.js";
-import { memberships, organisations, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
+import { deviceRefreshTokens, deviceSessions, memberships, organisations, refreshTokens, securityProfiles, sessions, users } from "../schema/index.js";
 import type { SecurityProfileRow } from "./security-profiles.js";
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -103,16 +103,21 @@ export async function findRefreshTokenByHash(db: Db, tokenHash: string): Promise
   return refreshTokenByHashQuery(db).get({ tokenHash });
 }
 
-const refreshTokenByIdQuery = perDatabase((db) =>
-  db
-    .select()
-    .from(refreshTokens)
-    .where(eq(refreshTokens.id, sql.placeholder("id")))
-    .prepare(),
-);
+/**
+ * The tables of one kind of session: users' (sessions, refresh_tokens) or
+ * devices' (device_sessions, device_refresh_tokens). Both refresh-token tables
+ * have the same columns, so one rotation serves both.
+ */
+export interface RefreshFamily {
+  tokens: typeof refreshTokens | typeof deviceRefreshTokens;
+  sessions: typeof sessions | typeof deviceSessions;
+}
 
-export async function findRefreshTokenById(db: Db, id: string): Promise<RefreshTokenRow | undefined> {
-  return refreshTokenByIdQuery(db).get({ id });
+export const USER_SESSIONS: RefreshFamily = { tokens: refreshTokens, sessions };
+export const DEVICE_SESSIONS: RefreshFamily = { tokens: deviceRefreshTokens, sessions: deviceSessions };
+
+export async function findRefreshTokenById(db: Db, family: RefreshFamily, id: string): Promise<RefreshTokenRow | undefined> {
+  return db.select().from(family.tokens).where(eq(family.tokens.id, id)).get();
 }
 
 /**
@@ -120,20 +125,22 @@ export async function findRefreshTokenById(db: Db, id: string): Promise<RefreshT
  * the token unconsumed and records its successor; every other concurrent
  * caller updates nothing.
  */
-export function consumeRefreshToken(db: Db, args: { id: string; successorId: string; successorSealed: string; now: number }) {
+export function consumeRefreshToken(db: Db, family: RefreshFamily, args: { id: string; successorId: string; successorSealed: string; now: number }) {
+  const t = family.tokens;
   return db
-    .update(refreshTokens)
+    .update(t)
     .set({ consumedAt: args.now, successorId: args.successorId, successorSealed: args.successorSealed })
-    .where(and(eq(refreshTokens.id, args.id), isNull(refreshTokens.consumedAt), sql`${refreshTokens.expiresAt} > ${args.now}`))
-    .returning({ id: refreshTokens.id });
+    .where(and(eq(t.id, args.id), isNull(t.consumedAt), sql`${t.expiresAt} > ${args.now}`))
+    .returning({ id: t.id });
 }
 
 /** The predecessor row, present only if this batch recorded `successorId` on it. */
-function wonRotation(db: Db, predecessorId: string, successorId: string) {
+function wonRotation(db: Db, family: RefreshFamily, predecessorId: string, successorId: string) {
+  const t = family.tokens;
   return db
     .select({ one: sql`1` })
-    .from(refreshTokens)
-    .where(and(eq(refreshTokens.id, predecessorId), eq(refreshTokens.successorId, successorId)));
+    .from(t)
+    .where(and(eq(t.id, predecessorId), eq(t.successorId, successorId)));
 }
 
 /**
@@ -141,8 +148,14 @@ function wonRotation(db: Db, predecessorId: string, successorId: string) {
  * `predecessorId`: the row is selected from the predecessor itself, so a
  * lost race inserts nothing.
  */
-export function insertSuccessorIfWon(db: Db, predecessorId: string, row: { id: string; sessionId: string; tokenHash: string; createdAt: number; expiresAt: number }) {
-  return db.insert(refreshTokens).select(
+export function insertSuccessorIfWon(
+  db: Db,
+  family: RefreshFamily,
+  predecessorId: string,
+  row: { id: string; sessionId: string; tokenHash: string; createdAt: number; expiresAt: number },
+) {
+  const t = family.tokens;
+  return db.insert(t).select(
     db
       .select({
         id: sql<string>`${row.id}`.as("id"),
@@ -154,16 +167,27 @@ export function insertSuccessorIfWon(db: Db, predecessorId: string, row: { id: s
         successorId: sql<string | null>`null`.as("successor_id"),
         successorSealed: sql<string | null>`null`.as("successor_sealed"),
       })
-      .from(refreshTokens)
-      .where(and(eq(refreshTokens.id, predecessorId), eq(refreshTokens.successorId, row.id))),
+      .from(t)
+      .where(and(eq(t.id, predecessorId), eq(t.successorId, row.id))),
   );
 }
 
-export function touchSessionIfWon(db: Db, sessionId: string, predecessorId: string, successorId: string, now: number) {
+export function touchSessionIfWon(db: Db, family: RefreshFamily, sessionId: string, predecessorId: string, successorId: string, now: number) {
+  const s = family.sessions;
   return db
-    .update(sessions)
+    .update(s)
     .set({ lastUsedAt: now })
-    .where(and(eq(sessions.id, sessionId), exists(wonRotation(db, predecessorId, successorId))));
+    .where(and(eq(s.id, sessionId), exists(wonRotation(db, family, predecessorId, successorId))));
+}
+
+/** Ends a session of either kind (users' or devices'). */
+export function revokeFamilySession(db: Db, family: RefreshFamily, sessionId: string, reason: string, now: number) {
+  const s = family.sessions;
+  return db
+    .update(s)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(s.id, sessionId), isNull(s.revokedAt)))
+    .returning({ id: s.id });
 }
 
 export function revokeSession(db: Db, sessionId: string, reason: string, now: number) {
@@ -183,23 +207,25 @@ export function revokeUserSessions(db: Db, userId: string, reason: string, now: 
 }
 
 /** Sessions that ended (expired or revoked) before `cutoff`; their refresh tokens go with them. */
-export function deleteEndedSessions(db: Db, cutoff: number) {
+export function deleteEndedSessions(db: Db, cutoff: number, family: RefreshFamily = USER_SESSIONS) {
+  const s = family.sessions;
   return db
-    .delete(sessions)
-    .where(or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff)))
-    .returning({ id: sessions.id });
+    .delete(s)
+    .where(or(lt(s.expiresAt, cutoff), lt(s.revokedAt, cutoff)))
+    .returning({ id: s.id });
 }
 
 /**
  * A sealed successor is only needed to answer a retry within the grace
  * window; after it, wiping it leaves nothing worth attacking in the row.
  */
-export function forgetSealedSuccessors(db: Db, consumedBefore: number) {
+export function forgetSealedSuccessors(db: Db, consumedBefore: number, family: RefreshFamily = USER_SESSIONS) {
+  const t = family.tokens;
   return db
-    .update(refreshTokens)
+    .update(t)
     .set({ successorSealed: null })
-    .where(and(isNotNull(refreshTokens.successorSealed), lt(refreshTokens.consumedAt, consumedBefore)))
-    .returning({ id: refreshTokens.id });
+    .where(and(isNotNull(t.successorSealed), lt(t.consumedAt, consumedBefore)))
+    .returning({ id: t.id });
 }
 
 /** Makes `organisationId` the session's organisation; its next tokens name it. */

@@ -4,7 +4,7 @@ import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import type { Db } from "../database.js";
 import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
-import { memberships, users, type MemberRoleValue, type UserStateValue } from "../schema/index.js";
+import { memberships, organisations, users, type MemberRoleValue, type UserStateValue } from "../schema/index.js";
 
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
@@ -99,31 +99,25 @@ const activeMembership = alias(memberships, "active_membership");
 const scopeMembership = alias(memberships, "scope_membership");
 
 /**
- * Beyond this many members an organisation is taken as large whatever the
- * number of users (it bounds the counting in chooseMemberReach).
- */
-const MEMBER_COUNT_CAP = 10_000;
-
-/**
  * Which reach lists a page of `rowsWanted` rows (limit + offset + 1) of an
  * organisation faster. Without table statistics SQLite cannot tell a large
  * organisation from a small one and always starts from the memberships, which
  * for 100,000 members means reading and sorting all of them for every page.
- * Here, with M members (counted up to MEMBER_COUNT_CAP) among N users (the
+ * Here, with M members (the organisation's member count) among N users (the
  * largest rowid, an upper bound that costs one index step), reading the
  * memberships costs about 2·M steps and walking the users about
  * rowsWanted·N/M, so the users are walked once 2·M² ≥ rowsWanted·N.
  */
 export async function chooseMemberReach(db: Db, organisationId: string, rowsWanted: number): Promise<MemberReach> {
-  const bounded = db.select({ one: sql`1` }).from(memberships).where(eq(memberships.organisationId, organisationId)).limit(MEMBER_COUNT_CAP).as("bounded");
   const row = await db
-    .select({ members: count(), users: sql<number | null>`(select max(rowid) from ${users})` })
-    .from(bounded)
+    .select({ members: organisations.memberCount, users: sql<number | null>`(select max(rowid) from ${users})` })
+    .from(organisations)
+    .where(eq(organisations.id, organisationId))
     .get();
   const members = row?.members ?? 0;
   const allUsers = Number(row?.users ?? 0);
   if (members === 0) return "memberships";
-  return members >= MEMBER_COUNT_CAP || 2 * members * members >= rowsWanted * allUsers ? "users" : "memberships";
+  return 2 * members * members >= rowsWanted * allUsers ? "users" : "memberships";
 }
 
 /**
@@ -198,8 +192,9 @@ export async function listUserKeys(db: Db, listing: UserListing, order: readonly
 export async function countListedUsers(db: Db, listing: UserListing): Promise<number> {
   if (listing.organisationId !== undefined && listing.where === undefined) {
     // Every membership names an existing user (a foreign key, deleted with
-    // the user), so the memberships alone count the members.
-    const row = await db.select({ n: count() }).from(memberships).where(eq(memberships.organisationId, listing.organisationId)).get();
+    // the user), so the organisation's member count, kept by triggers on the
+    // memberships, is the answer: one row instead of a walk over them all.
+    const row = await db.select({ n: organisations.memberCount }).from(organisations).where(eq(organisations.id, listing.organisationId)).get();
     return row?.n ?? 0;
   }
   const { query, scope } = listingQuery(db, { n: count() }, listing);

@@ -15,6 +15,11 @@ export const organisations = sqliteTable(
     securityProfileId: text()
       .notNull()
       .references(() => securityProfiles.id),
+    /**
+     * How many memberships the organisation has, kept by triggers on
+     * memberships (migration 0005), so an exact member count costs one row.
+     */
+    memberCount: integer().notNull().default(0),
     createdAt: integer().notNull(),
     updatedAt: integer().notNull(),
   },

@@ -37,5 +37,9 @@ export const users = sqliteTable(
   // ListUsers orders by `created_at` (the default) or `name,-created_at`, and
   // always ends with `id`: with the id in the index, a page is read in index
   // order and the keyset seek of the next page lands on it directly.
-  (t) => [index("users_created_at_idx").on(t.createdAt, t.id), index("users_name_idx").on(t.name, desc(t.createdAt), t.id)],
+  (t) => [
+    index("users_created_at_idx").on(t.createdAt, t.id),
+    index("users_name_idx").on(t.name, desc(t.createdAt), t.id),
+    index("users_updated_at_idx").on(t.updatedAt, t.id),
+  ],
 );

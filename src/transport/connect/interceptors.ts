@@ -67,7 +67,7 @@ function accessLog({ logger, random, trustedProxies }: InterceptorDeps): Interce
         duration_ms: Math.round((performance.now() - started) * 100) / 100,
         request_id: meta.requestId,
         client: meta.clientAddress,
-        actor: actor.kind === "anonymous" ? "anonymous" : actor.userId,
+        actor: actor.kind === "anonymous" ? "anonymous" : actor.kind === "device" ? `device:${actor.deviceId}` : actor.userId,
         api_key: actor.kind === "api_key" ? actor.apiKeyId : undefined,
         org: actor.kind === "anonymous" ? undefined : actor.organisationId,
       });
@@ -128,6 +128,9 @@ function access({ authenticate, database }: InterceptorDeps): Interceptor {
     const actor = await authenticate({ authorization: req.header.get("authorization"), apiKey: req.header.get("x-api-key") });
     if (!actor) throw invalidCredentials();
     req.contextValues.set(kActor, actor);
+    // Devices call only the RPCs declared for them, and only devices call those.
+    if ((policy.caller === CallerKind.DEVICE) !== (actor.kind === "device")) throw permissionDenied();
+    if (actor.kind === "device") return next(req);
     if (!holds(actor, policy.permission as Permission | "")) throw permissionDenied();
 
     let role = actor.organisationRole;

@@ -3,6 +3,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../../gen/latchkey/admin/v1/admin_service_pb.js";
 import { AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
+import { LicenseService } from "../../../gen/latchkey/license/v1/license_service_pb.js";
 import { OrganisationService } from "../../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../../gen/latchkey/user/v1/user_service_pb.js";
 import { CallerKindSchema } from "../../../gen/latchkey/options/v1/options_pb.js";
@@ -15,9 +16,10 @@ export interface ServiceImpls {
   user: Partial<ServiceImpl<typeof UserService>>;
   organisation: Partial<ServiceImpl<typeof OrganisationService>>;
   admin: ServiceImpl<typeof AdminService>;
+  license: Partial<ServiceImpl<typeof LicenseService>>;
 }
 
-export const SERVICES: readonly DescService[] = [AuthService, UserService, OrganisationService, AdminService];
+export const SERVICES: readonly DescService[] = [AuthService, UserService, OrganisationService, AdminService, LicenseService];
 
 /** Every RPC of SERVICES with its path and declared policy, for ListServices. */
 export function describeServices(): ServiceDescription[] {
@@ -43,4 +45,5 @@ export function registerServices(router: ConnectRouter, impls: ServiceImpls): vo
   router.service(UserService, impls.user);
   router.service(OrganisationService, impls.organisation);
   router.service(AdminService, impls.admin);
+  router.service(LicenseService, impls.license);
 }

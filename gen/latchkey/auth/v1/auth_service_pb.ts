@@ -2,8 +2,8 @@
 // @generated from file latchkey/auth/v1/auth_service.proto (package latchkey.auth.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ApiKey } from "./api_key_pb.js";
@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/auth/v1/auth_service.proto.
  */
 export const file_latchkey_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZSKKAQobQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSGAoEY29kZRgDIAEoCUIK0vMYBggBGEA4ASJLChxDb21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlyImkKFFJlc2VuZE1mYUNvZGVSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QiYQoVUmVzZW5kTWZhQ29kZVJlc3BvbnNlEhgKEGRlc3RpbmF0aW9uX2hpbnQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EigKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCDtLzGAoIARiAAiCACDgBEiQKDG5ld19wYXNzd29yZBgCIAEoCUIO0vMYCggBGIACIIAIOAEiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSI0ChlTdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoASIcChpTdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSJ3ChxDb21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoARIYCgRjb2RlGAIgASgJQgrS8xgGCAEYQDgBEiQKDG5ld19wYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAEiHwodQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiEwoRRW5yb2xsVG90cFJlcXVlc3QiXQoSRW5yb2xsVG90cFJlc3BvbnNlEhMKBnNlY3JldBgBIAEoCUIDgAEBEhgKC290cGF1dGhfdXJpGAIgASgJQgOAAQESGAoLcXJfY29kZV9zdmcYAyABKAlCA4ABASIuChJDb25maXJtVG90cFJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGBA4ASIyChNDb25maXJtVG90cFJlc3BvbnNlEhsKDnJlY292ZXJ5X2NvZGVzGAEgAygJQgOAAQEiWQoSRGlzYWJsZVRvdHBSZXF1ZXN0EhgKBGNvZGUYASABKAlCCNLzGAQYEDgBSAASIAoIcGFzc3dvcmQYAiABKAlCDNLzGAgYgAIggAg4AUgAQgcKBXByb29mIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiFQoTR2V0TWZhU3RhdHVzUmVxdWVzdCKXAQoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhUKDWVtYWlsX2VuYWJsZWQYAiABKAgSEwoLc21zX2VuYWJsZWQYAyABKAgSIAoYcmVjb3ZlcnlfY29kZXNfcmVtYWluaW5nGAQgASgFEhsKE3JlcXVpcmVkX2J5X3Byb2ZpbGUYBSABKAgicwoTU2V0TWZhTWV0aG9kUmVxdWVzdBIrCgZtZXRob2QYASABKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZBIPCgdlbmFibGVkGAIgASgIEh4KCHBhc3N3b3JkGAMgASgJQgzS8xgIGIACIIAIOAEiFgoUU2V0TWZhTWV0aG9kUmVzcG9uc2UijQIKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLZGV2aWNlX25hbWUYAiABKAkSEgoKaXBfYWRkcmVzcxgDIAEoCRISCgp1c2VyX2FnZW50GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOa2VlcF9sb2dnZWRfaW4YCCABKAgSDwoHY3VycmVudBgJIAEoCCJeChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIRCglwYWdlX3NpemUYAiABKAUSGwoKcGFnZV90b2tlbhgDIAEoCUIH0vMYAyCACCJcChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmxhdGNoa2V5LmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIG0vMYAigCSAASGQoHdXNlcl9pZBgCIAEoCUIG0vMYAigCSABCCAoGdGFyZ2V0IigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgFMsgVCgtBdXRoU2VydmljZRKGAQoVQ2hlY2tQYXNzd29yZFN0cmVuZ3RoEi4ubGF0Y2hrZXkuYXV0aC52MS5DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0Gi8ubGF0Y2hrZXkuYXV0aC52MS5DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZSIMkAIByvMYBQgBGOgHElYKBlNpZ25JbhIfLmxhdGNoa2V5LmF1dGgudjEuU2lnbkluUmVxdWVzdBogLmxhdGNoa2V5LmF1dGgudjEuU2lnbkluUmVzcG9uc2UiCcrzGAUIARiYdRJoCgxSZWZyZXNoVG9rZW4SJS5sYXRjaGtleS5hdXRoLnYxLlJlZnJlc2hUb2tlblJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSWQoHU2lnbk91dBIgLmxhdGNoa2V5LmF1dGgudjEuU2lnbk91dFJlcXVlc3QaIS5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXNwb25zZSIJyvMYBQgCGIgnEmUKC1Jldm9rZVRva2VuEiQubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVRva2VuUmVzcG9uc2UiCcrzGAUIARiIJxJ/Cg1WYWxpZGF0ZVRva2VuEiYubGF0Y2hrZXkuYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlc3BvbnNlIh2QAgHK8xgWCAUSD3Rva2Vucy52YWxpZGF0ZRjoBxJrCgxHZXRUb2tlbkluZm8SJS5sYXRjaGtleS5hdXRoLnYxLkdldFRva2VuSW5mb1JlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkdldFRva2VuSW5mb1Jlc3BvbnNlIgyQAgHK8xgFCAIY6AcScQoOR2V0Q3VycmVudFVzZXISJy5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVxdWVzdBooLmxhdGNoa2V5LmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXNwb25zZSIMkAIByvMYBQgCGOgHEnoKElN3aXRjaE9yZ2FuaXNhdGlvbhIrLmxhdGNoa2V5LmF1dGgudjEuU3dpdGNoT3JnYW5pc2F0aW9uUmVxdWVzdBosLmxhdGNoa2V5LmF1dGgudjEuU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2UiCcrzGAUIAhiIJxJ4CgxDcmVhdGVBcGlLZXkSJS5sYXRjaGtleS5hdXRoLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIhnK8xgVCAISDmFwaV9rZXlzLndyaXRlGIgnEncKC0xpc3RBcGlLZXlzEiQubGF0Y2hrZXkuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiG5ACAcrzGBQIAhINYXBpX2tleXMucmVhZBiIJxJ4CgxSZXZva2VBcGlLZXkSJS5sYXRjaGtleS5hdXRoLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIhnK8xgVCAISDmFwaV9rZXlzLndyaXRlGIgnEoABChRDb21wbGV0ZU1mYUNoYWxsZW5nZRItLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0Gi4ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlIgnK8xgFCAEYmHUSawoNUmVzZW5kTWZhQ29kZRImLmxhdGNoa2V5LmF1dGgudjEuUmVzZW5kTWZhQ29kZVJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlJlc2VuZE1mYUNvZGVSZXNwb25zZSIJyvMYBQgBGIgnEm4KDkNoYW5nZVBhc3N3b3JkEicubGF0Y2hrZXkuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiCcrzGAUIAhiYdRJ6ChJTdGFydFBhc3N3b3JkUmVzZXQSKy5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0UGFzc3dvcmRSZXNldFJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0UGFzc3dvcmRSZXNldFJlc3BvbnNlIgnK8xgFCAEYmHUSgwEKFUNvbXBsZXRlUGFzc3dvcmRSZXNldBIuLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVQYXNzd29yZFJlc2V0UmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiCcrzGAUIARiYdRJiCgpFbnJvbGxUb3RwEiMubGF0Y2hrZXkuYXV0aC52MS5FbnJvbGxUb3RwUmVxdWVzdBokLmxhdGNoa2V5LmF1dGgudjEuRW5yb2xsVG90cFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLQ29uZmlybVRvdHASJC5sYXRjaGtleS5hdXRoLnYxLkNvbmZpcm1Ub3RwUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuQ29uZmlybVRvdHBSZXNwb25zZSIJyvMYBQgCGIgnEmUKC0Rpc2FibGVUb3RwEiQubGF0Y2hrZXkuYXV0aC52MS5EaXNhYmxlVG90cFJlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLkRpc2FibGVUb3RwUmVzcG9uc2UiCcrzGAUIAhiYdRJrCgxHZXRNZmFTdGF0dXMSJS5sYXRjaGtleS5hdXRoLnYxLkdldE1mYVN0YXR1c1JlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgyQAgHK8xgFCAIY6AcSaAoMU2V0TWZhTWV0aG9kEiUubGF0Y2hrZXkuYXV0aC52MS5TZXRNZmFNZXRob2RSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5TZXRNZmFNZXRob2RSZXNwb25zZSIJyvMYBQgCGJh1EnoKDExpc3RTZXNzaW9ucxIlLmxhdGNoa2V5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiG5ACAcrzGBQIAhINc2Vzc2lvbnMucmVhZBiIJxJ7Cg1SZXZva2VTZXNzaW9uEiYubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIhnK8xgVCAISDnNlc3Npb25zLndyaXRlGIgnYgZwcm90bzM", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
+  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZSKKAQobQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSGAoEY29kZRgDIAEoCUIK0vMYBggBGEA4ASJLChxDb21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlyImkKFFJlc2VuZE1mYUNvZGVSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QiYQoVUmVzZW5kTWZhQ29kZVJlc3BvbnNlEhgKEGRlc3RpbmF0aW9uX2hpbnQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EigKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCDtLzGAoIARiAAiCACDgBEiQKDG5ld19wYXNzd29yZBgCIAEoCUIO0vMYCggBGIACIIAIOAEiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSI0ChlTdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoASIcChpTdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSJ3ChxDb21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoARIYCgRjb2RlGAIgASgJQgrS8xgGCAEYQDgBEiQKDG5ld19wYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAEiHwodQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiEwoRRW5yb2xsVG90cFJlcXVlc3QiXQoSRW5yb2xsVG90cFJlc3BvbnNlEhMKBnNlY3JldBgBIAEoCUIDgAEBEhgKC290cGF1dGhfdXJpGAIgASgJQgOAAQESGAoLcXJfY29kZV9zdmcYAyABKAlCA4ABASIuChJDb25maXJtVG90cFJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGBA4ASIyChNDb25maXJtVG90cFJlc3BvbnNlEhsKDnJlY292ZXJ5X2NvZGVzGAEgAygJQgOAAQEiWQoSRGlzYWJsZVRvdHBSZXF1ZXN0EhgKBGNvZGUYASABKAlCCNLzGAQYEDgBSAASIAoIcGFzc3dvcmQYAiABKAlCDNLzGAgYgAIggAg4AUgAQgcKBXByb29mIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiFQoTR2V0TWZhU3RhdHVzUmVxdWVzdCKXAQoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhUKDWVtYWlsX2VuYWJsZWQYAiABKAgSEwoLc21zX2VuYWJsZWQYAyABKAgSIAoYcmVjb3ZlcnlfY29kZXNfcmVtYWluaW5nGAQgASgFEhsKE3JlcXVpcmVkX2J5X3Byb2ZpbGUYBSABKAgicwoTU2V0TWZhTWV0aG9kUmVxdWVzdBIrCgZtZXRob2QYASABKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZBIPCgdlbmFibGVkGAIgASgIEh4KCHBhc3N3b3JkGAMgASgJQgzS8xgIGIACIIAIOAEiFgoUU2V0TWZhTWV0aG9kUmVzcG9uc2UijQIKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLZGV2aWNlX25hbWUYAiABKAkSEgoKaXBfYWRkcmVzcxgDIAEoCRISCgp1c2VyX2FnZW50GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOa2VlcF9sb2dnZWRfaW4YCCABKAgSDwoHY3VycmVudBgJIAEoCCJeChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIRCglwYWdlX3NpemUYAiABKAUSGwoKcGFnZV90b2tlbhgDIAEoCUIH0vMYAyCACCJcChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmxhdGNoa2V5LmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIG0vMYAigCSAASGQoHdXNlcl9pZBgCIAEoCUIG0vMYAigCSABCCAoGdGFyZ2V0IigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIlsKH1N0YXJ0RGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSHQoLZGV2aWNlX25hbWUYASABKAlCCNLzGAQIARhkEhkKBnNlcmlhbBgCIAEoCUIJ0vMYBQgBGIABIrIBCiBTdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZRIYCgtkZXZpY2VfY29kZRgBIAEoCUIDgAEBEhEKCXVzZXJfY29kZRgCIAEoCRIYChB2ZXJpZmljYXRpb25fdXJpGAMgASgJEiEKGXZlcmlmaWNhdGlvbl91cmlfY29tcGxldGUYBCABKAkSEAoIaW50ZXJ2YWwYBSABKAUSEgoKZXhwaXJlc19pbhgGIAEoBSJCCh5Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSIAoLZGV2aWNlX2NvZGUYASABKAlCC9LzGAcIASCAAjgBIrABCh9Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEjsKBnN0YXR1cxgBIAEoDjIrLmxhdGNoa2V5LmF1dGgudjEuRGV2aWNlQXV0aG9yaXphdGlvblN0YXR1cxIrCgZ0b2tlbnMYAiABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpchIRCglkZXZpY2VfaWQYAyABKAkSEAoIaW50ZXJ2YWwYBCABKAUicgohQXBwcm92ZURldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0EhsKCXVzZXJfY29kZRgBIAEoCUII0vMYBAgBGBASHwoPb3JnYW5pc2F0aW9uX2lkGAIgASgJQgbS8xgCKAISDwoHYXBwcm92ZRgDIAEoCCJcCiJBcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEhMKC2RldmljZV9uYW1lGAEgASgJEg4KBnNlcmlhbBgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkqlwIKGURldmljZUF1dGhvcml6YXRpb25TdGF0dXMSKwonREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASJwojREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX1BFTkRJTkcQARIpCiVERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfU0xPV19ET1dOEAISKAokREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX0FQUFJPVkVEEAMSJgoiREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX0RFTklFRBAEEicKI0RFVklDRV9BVVRIT1JJWkFUSU9OX1NUQVRVU19FWFBJUkVEEAUyhxkKC0F1dGhTZXJ2aWNlEoYBChVDaGVja1Bhc3N3b3JkU3RyZW5ndGgSLi5sYXRjaGtleS5hdXRoLnYxLkNoZWNrUGFzc3dvcmRTdHJlbmd0aFJlcXVlc3QaLy5sYXRjaGtleS5hdXRoLnYxLkNoZWNrUGFzc3dvcmRTdHJlbmd0aFJlc3BvbnNlIgyQAgHK8xgFCAEY6AcSVgoGU2lnbkluEh8ubGF0Y2hrZXkuYXV0aC52MS5TaWduSW5SZXF1ZXN0GiAubGF0Y2hrZXkuYXV0aC52MS5TaWduSW5SZXNwb25zZSIJyvMYBQgBGJh1EmgKDFJlZnJlc2hUb2tlbhIlLmxhdGNoa2V5LmF1dGgudjEuUmVmcmVzaFRva2VuUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuUmVmcmVzaFRva2VuUmVzcG9uc2UiCcrzGAUIARiIJxJZCgdTaWduT3V0EiAubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVxdWVzdBohLmxhdGNoa2V5LmF1dGgudjEuU2lnbk91dFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLUmV2b2tlVG9rZW4SJC5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVRva2VuUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnEn8KDVZhbGlkYXRlVG9rZW4SJi5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0GicubGF0Y2hrZXkuYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2UiHZACAcrzGBYIBRIPdG9rZW5zLnZhbGlkYXRlGOgHEmsKDEdldFRva2VuSW5mbxIlLmxhdGNoa2V5LmF1dGgudjEuR2V0VG9rZW5JbmZvUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuR2V0VG9rZW5JbmZvUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJxCg5HZXRDdXJyZW50VXNlchInLmxhdGNoa2V5LmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXF1ZXN0GigubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlIgyQAgHK8xgFCAIY6AcSegoSU3dpdGNoT3JnYW5pc2F0aW9uEisubGF0Y2hrZXkuYXV0aC52MS5Td2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0GiwubGF0Y2hrZXkuYXV0aC52MS5Td2l0Y2hPcmdhbmlzYXRpb25SZXNwb25zZSIJyvMYBQgCGIgnEngKDENyZWF0ZUFwaUtleRIlLmxhdGNoa2V5LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiGcrzGBUIAhIOYXBpX2tleXMud3JpdGUYiCcSdwoLTGlzdEFwaUtleXMSJC5sYXRjaGtleS5hdXRoLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZSIbkAIByvMYFAgCEg1hcGlfa2V5cy5yZWFkGIgnEngKDFJldm9rZUFwaUtleRIlLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiGcrzGBUIAhIOYXBpX2tleXMud3JpdGUYiCcSgAEKFENvbXBsZXRlTWZhQ2hhbGxlbmdlEi0ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZU1mYUNoYWxsZW5nZVJlcXVlc3QaLi5sYXRjaGtleS5hdXRoLnYxLkNvbXBsZXRlTWZhQ2hhbGxlbmdlUmVzcG9uc2UiCcrzGAUIARiYdRJrCg1SZXNlbmRNZmFDb2RlEiYubGF0Y2hrZXkuYXV0aC52MS5SZXNlbmRNZmFDb2RlUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuUmVzZW5kTWZhQ29kZVJlc3BvbnNlIgnK8xgFCAEYiCcSbgoOQ2hhbmdlUGFzc3dvcmQSJy5sYXRjaGtleS5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBooLmxhdGNoa2V5LmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIJyvMYBQgCGJh1EnoKElN0YXJ0UGFzc3dvcmRSZXNldBIrLmxhdGNoa2V5LmF1dGgudjEuU3RhcnRQYXNzd29yZFJlc2V0UmVxdWVzdBosLmxhdGNoa2V5LmF1dGgudjEuU3RhcnRQYXNzd29yZFJlc2V0UmVzcG9uc2UiCcrzGAUIARiYdRKDAQoVQ29tcGxldGVQYXNzd29yZFJlc2V0Ei4ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0Gi8ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZVBhc3N3b3JkUmVzZXRSZXNwb25zZSIJyvMYBQgBGJh1EmIKCkVucm9sbFRvdHASIy5sYXRjaGtleS5hdXRoLnYxLkVucm9sbFRvdHBSZXF1ZXN0GiQubGF0Y2hrZXkuYXV0aC52MS5FbnJvbGxUb3RwUmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtDb25maXJtVG90cBIkLmxhdGNoa2V5LmF1dGgudjEuQ29uZmlybVRvdHBSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5Db25maXJtVG90cFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLRGlzYWJsZVRvdHASJC5sYXRjaGtleS5hdXRoLnYxLkRpc2FibGVUb3RwUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuRGlzYWJsZVRvdHBSZXNwb25zZSIJyvMYBQgCGJh1EmsKDEdldE1mYVN0YXR1cxIlLmxhdGNoa2V5LmF1dGgudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuR2V0TWZhU3RhdHVzUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJoCgxTZXRNZmFNZXRob2QSJS5sYXRjaGtleS5hdXRoLnYxLlNldE1mYU1ldGhvZFJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlNldE1mYU1ldGhvZFJlc3BvbnNlIgnK8xgFCAIYmHUSegoMTGlzdFNlc3Npb25zEiUubGF0Y2hrZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIbkAIByvMYFAgCEg1zZXNzaW9ucy5yZWFkGIgnEnsKDVJldm9rZVNlc3Npb24SJi5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GicubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiGcrzGBUIAhIOc2Vzc2lvbnMud3JpdGUYiCcSjAEKGFN0YXJ0RGV2aWNlQXV0aG9yaXphdGlvbhIxLmxhdGNoa2V5LmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBoyLmxhdGNoa2V5LmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2UiCcrzGAUIARiIJxKJAQoXUG9sbERldmljZUF1dGhvcml6YXRpb24SMC5sYXRjaGtleS5hdXRoLnYxLlBvbGxEZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBoxLmxhdGNoa2V5LmF1dGgudjEuUG9sbERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZSIJyvMYBQgBGIgnEqEBChpBcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvbhIzLmxhdGNoa2V5LmF1dGgudjEuQXBwcm92ZURldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0GjQubGF0Y2hrZXkuYXV0aC52MS5BcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlIhjK8xgUCAISDWRldmljZXMud3JpdGUYiCdiBnByb3RvMw", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
 
 /**
  * Request of CheckPasswordStrength.
@@ -1436,6 +1436,280 @@ export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*
   messageDesc(file_latchkey_auth_v1_auth_service, 48);
 
 /**
+ * The request of StartDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.StartDeviceAuthorizationRequest
+ */
+export type StartDeviceAuthorizationRequest = Message<"latchkey.auth.v1.StartDeviceAuthorizationRequest"> & {
+  /**
+   * The device's name as the approving person will see it (1 to 100).
+   *
+   * @generated from field: string device_name = 1;
+   */
+  deviceName: string;
+
+  /**
+   * The device's hardware serial or system id (1 to 128).
+   *
+   * @generated from field: string serial = 2;
+   */
+  serial: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartDeviceAuthorizationRequest.
+ * Use `create(StartDeviceAuthorizationRequestSchema)` to create a new message.
+ */
+export const StartDeviceAuthorizationRequestSchema: GenMessage<StartDeviceAuthorizationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 49);
+
+/**
+ * The answer of StartDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.StartDeviceAuthorizationResponse
+ */
+export type StartDeviceAuthorizationResponse = Message<"latchkey.auth.v1.StartDeviceAuthorizationResponse"> & {
+  /**
+   * The secret the device polls with; never shown to a person.
+   *
+   * @generated from field: string device_code = 1;
+   */
+  deviceCode: string;
+
+  /**
+   * What the person types: eight letters from an alphabet without vowels or
+   * look-alikes, shown as "WDJB-MJHT".
+   *
+   * @generated from field: string user_code = 2;
+   */
+  userCode: string;
+
+  /**
+   * Where the person enters the code.
+   *
+   * @generated from field: string verification_uri = 3;
+   */
+  verificationUri: string;
+
+  /**
+   * The same with the code filled in, for a QR code.
+   *
+   * @generated from field: string verification_uri_complete = 4;
+   */
+  verificationUriComplete: string;
+
+  /**
+   * Seconds the device waits between polls.
+   *
+   * @generated from field: int32 interval = 5;
+   */
+  interval: number;
+
+  /**
+   * Seconds until the codes expire.
+   *
+   * @generated from field: int32 expires_in = 6;
+   */
+  expiresIn: number;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartDeviceAuthorizationResponse.
+ * Use `create(StartDeviceAuthorizationResponseSchema)` to create a new message.
+ */
+export const StartDeviceAuthorizationResponseSchema: GenMessage<StartDeviceAuthorizationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 50);
+
+/**
+ * The request of PollDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.PollDeviceAuthorizationRequest
+ */
+export type PollDeviceAuthorizationRequest = Message<"latchkey.auth.v1.PollDeviceAuthorizationRequest"> & {
+  /**
+   * The device_code from StartDeviceAuthorization.
+   *
+   * @generated from field: string device_code = 1;
+   */
+  deviceCode: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.PollDeviceAuthorizationRequest.
+ * Use `create(PollDeviceAuthorizationRequestSchema)` to create a new message.
+ */
+export const PollDeviceAuthorizationRequestSchema: GenMessage<PollDeviceAuthorizationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 51);
+
+/**
+ * The answer of PollDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.PollDeviceAuthorizationResponse
+ */
+export type PollDeviceAuthorizationResponse = Message<"latchkey.auth.v1.PollDeviceAuthorizationResponse"> & {
+  /**
+   * Where the authorization stands.
+   *
+   * @generated from field: latchkey.auth.v1.DeviceAuthorizationStatus status = 1;
+   */
+  status: DeviceAuthorizationStatus;
+
+  /**
+   * The device's tokens, when APPROVED.
+   *
+   * @generated from field: latchkey.auth.v1.TokenPair tokens = 2;
+   */
+  tokens?: TokenPair | undefined;
+
+  /**
+   * The registered device, when APPROVED.
+   *
+   * @generated from field: string device_id = 3;
+   */
+  deviceId: string;
+
+  /**
+   * Seconds to wait before the next poll.
+   *
+   * @generated from field: int32 interval = 4;
+   */
+  interval: number;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.PollDeviceAuthorizationResponse.
+ * Use `create(PollDeviceAuthorizationResponseSchema)` to create a new message.
+ */
+export const PollDeviceAuthorizationResponseSchema: GenMessage<PollDeviceAuthorizationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 52);
+
+/**
+ * The request of ApproveDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.ApproveDeviceAuthorizationRequest
+ */
+export type ApproveDeviceAuthorizationRequest = Message<"latchkey.auth.v1.ApproveDeviceAuthorizationRequest"> & {
+  /**
+   * The code the device shows; case and dashes are ignored.
+   *
+   * @generated from field: string user_code = 1;
+   */
+  userCode: string;
+
+  /**
+   * The organisation the device joins; the caller must be its admin. Empty
+   * means the caller's active organisation.
+   *
+   * @generated from field: string organisation_id = 2;
+   */
+  organisationId: string;
+
+  /**
+   * True to approve, false to deny.
+   *
+   * @generated from field: bool approve = 3;
+   */
+  approve: boolean;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ApproveDeviceAuthorizationRequest.
+ * Use `create(ApproveDeviceAuthorizationRequestSchema)` to create a new message.
+ */
+export const ApproveDeviceAuthorizationRequestSchema: GenMessage<ApproveDeviceAuthorizationRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 53);
+
+/**
+ * The answer of ApproveDeviceAuthorization.
+ *
+ * @generated from message latchkey.auth.v1.ApproveDeviceAuthorizationResponse
+ */
+export type ApproveDeviceAuthorizationResponse = Message<"latchkey.auth.v1.ApproveDeviceAuthorizationResponse"> & {
+  /**
+   * The device's name and serial as it asked, so the person can check them.
+   *
+   * @generated from field: string device_name = 1;
+   */
+  deviceName: string;
+
+  /**
+   * The device's serial.
+   *
+   * @generated from field: string serial = 2;
+   */
+  serial: string;
+
+  /**
+   * The registered device, when approved.
+   *
+   * @generated from field: string device_id = 3;
+   */
+  deviceId: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ApproveDeviceAuthorizationResponse.
+ * Use `create(ApproveDeviceAuthorizationResponseSchema)` to create a new message.
+ */
+export const ApproveDeviceAuthorizationResponseSchema: GenMessage<ApproveDeviceAuthorizationResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 54);
+
+/**
+ * Where a device authorization stands.
+ *
+ * @generated from enum latchkey.auth.v1.DeviceAuthorizationStatus
+ */
+export enum DeviceAuthorizationStatus {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Nobody has approved or denied it yet: poll again after the interval.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Polled too fast: wait the (now longer) interval.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_SLOW_DOWN = 2;
+   */
+  SLOW_DOWN = 2,
+
+  /**
+   * Approved: `tokens` and `device_id` are set. Answered once.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_APPROVED = 3;
+   */
+  APPROVED = 3,
+
+  /**
+   * A person denied it.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_DENIED = 4;
+   */
+  DENIED = 4,
+
+  /**
+   * The codes expired, or the tokens were already collected.
+   *
+   * @generated from enum value: DEVICE_AUTHORIZATION_STATUS_EXPIRED = 5;
+   */
+  EXPIRED = 5,
+}
+
+/**
+ * Describes the enum latchkey.auth.v1.DeviceAuthorizationStatus.
+ */
+export const DeviceAuthorizationStatusSchema: GenEnum<DeviceAuthorizationStatus> = /*@__PURE__*/
+  enumDesc(file_latchkey_auth_v1_auth_service, 0);
+
+/**
  * AuthService signs people in and out and issues, refreshes, revokes and
  * validates their tokens.
  *
@@ -1741,6 +2015,43 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RevokeSessionRequestSchema;
     output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * Starts the device authorization grant (RFC 8628) for a device without a
+   * browser or keyboard: answers a `device_code` for the device to poll with,
+   * and a short `user_code` for a person to enter at `verification_uri`.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.StartDeviceAuthorization
+   */
+  startDeviceAuthorization: {
+    methodKind: "unary";
+    input: typeof StartDeviceAuthorizationRequestSchema;
+    output: typeof StartDeviceAuthorizationResponseSchema;
+  },
+  /**
+   * The device asks whether the person has approved yet. Answers a status;
+   * on APPROVED the device's tokens, once. Polling faster than `interval`
+   * answers SLOW_DOWN and adds five seconds to the interval.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.PollDeviceAuthorization
+   */
+  pollDeviceAuthorization: {
+    methodKind: "unary";
+    input: typeof PollDeviceAuthorizationRequestSchema;
+    output: typeof PollDeviceAuthorizationResponseSchema;
+  },
+  /**
+   * A signed-in admin of an organisation approves (or denies) a device by the
+   * code it shows. On approval the device is registered in that organisation
+   * (or found by its serial there) and its next poll gets device tokens.
+   * Unknown, expired or used codes answer `not_found`; guesses are limited.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ApproveDeviceAuthorization
+   */
+  approveDeviceAuthorization: {
+    methodKind: "unary";
+    input: typeof ApproveDeviceAuthorizationRequestSchema;
+    output: typeof ApproveDeviceAuthorizationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latchkey_auth_v1_auth_service, 0);

@@ -1,0 +1,443 @@
+/**
+ * Agreements, catalogue items and licences. Licences carry their
+ * agreement's name and kind and their features (copied in at creation), so
+ * listing and checks read one table; the page of a listing is then joined
+ * with its agreements, organisations and catalogue items in a few small
+ * queries (`licenceViews`).
+ */
+import { and, asc, count, eq, exists, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import { OPEN_ENDED } from "../../domain/licensing/rules.js";
+import type { OrderTerm } from "../../domain/listing/order-by.js";
+import type { CursorValue } from "../../domain/listing/page-token.js";
+import type { Db } from "../database.js";
+import { afterCursor, likePattern, toOrderBy, type ListingColumns } from "../listing-sql.js";
+import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenses, memberships, organisations } from "../schema/index.js";
+
+export type AgreementRow = typeof agreements.$inferSelect;
+export type CatalogueItemRow = typeof catalogueItems.$inferSelect;
+export type LicenseRow = typeof licenses.$inferSelect;
+
+/** A licence with what the API shows alongside it. */
+export interface LicenseView {
+  license: LicenseRow;
+  agreement: AgreementRow;
+  providerName: string;
+  holderName: string;
+  catalogueIds: string[];
+}
+
+// ── agreements ──────────────────────────────────────────────────────────
+
+export function insertAgreement(db: Db, row: typeof agreements.$inferInsert) {
+  return db.insert(agreements).values(row);
+}
+
+export async function findAgreement(db: Db, id: string): Promise<AgreementRow | undefined> {
+  return db.select().from(agreements).where(eq(agreements.id, id)).get();
+}
+
+/** Publishes a draft; matches nothing if it is published already. */
+export function publishAgreement(db: Db, id: string, now: number) {
+  return db
+    .update(agreements)
+    .set({ publishedAt: now })
+    .where(and(eq(agreements.id, id), isNull(agreements.publishedAt)))
+    .returning({ id: agreements.id });
+}
+
+export function agreementIsDraft(db: Db, id: string): SQL {
+  return exists(db.select({ one: sql`1` }).from(agreements).where(and(eq(agreements.id, id), isNull(agreements.publishedAt))));
+}
+
+export const AGREEMENT_COLUMNS: ListingColumns = { name: agreements.name, id: agreements.id };
+export const CATALOGUE_ITEM_COLUMNS: ListingColumns = { name: catalogueItems.name, id: catalogueItems.id };
+
+/** Who sees which drafts: everyone's (undefined), or those of the member's / key's organisations. */
+export interface DraftReach {
+  memberUserId: string;
+  /** An API key sees the drafts of its own organisation only. */
+  keyOrganisationId: string | undefined;
+}
+
+export async function listAgreements(
+  db: Db,
+  filter: { providerId: string | undefined; kind: string | undefined; drafts: DraftReach | undefined },
+  order: readonly OrderTerm[],
+  limit: number,
+  after: readonly CursorValue[] | undefined,
+): Promise<AgreementRow[]> {
+  const conditions: (SQL | undefined)[] = [
+    filter.providerId ? eq(agreements.providerOrganisationId, filter.providerId) : undefined,
+    filter.kind ? eq(agreements.kind, filter.kind) : undefined,
+    after ? afterCursor(order, AGREEMENT_COLUMNS, after) : undefined,
+  ];
+  if (filter.drafts) {
+    const own = filter.drafts.keyOrganisationId
+      ? eq(agreements.providerOrganisationId, filter.drafts.keyOrganisationId)
+      : inArray(agreements.providerOrganisationId, db.select({ id: memberships.organisationId }).from(memberships).where(eq(memberships.userId, filter.drafts.memberUserId)));
+    conditions.push(or(isNotNull(agreements.publishedAt), own));
+  }
+  return db
+    .select()
+    .from(agreements)
+    .where(and(...conditions))
+    .orderBy(...toOrderBy(order, AGREEMENT_COLUMNS))
+    .limit(limit);
+}
+
+export function isAgreementNameTaken(error: unknown): boolean {
+  return /UNIQUE constraint failed: agreements\.provider_organisation_id, agreements\.name_key/.test(errorText(error));
+}
+
+// ── catalogue items ─────────────────────────────────────────────────────
+
+export function insertCatalogueItem(db: Db, row: CatalogueItemRow) {
+  return db.insert(catalogueItems).values(row);
+}
+
+export async function findCatalogueItems(db: Db, ids: readonly string[]): Promise<CatalogueItemRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(catalogueItems).where(inArray(catalogueItems.id, [...ids]));
+}
+
+export async function listCatalogueItems(db: Db, providerId: string | undefined, order: readonly OrderTerm[], limit: number, after: readonly CursorValue[] | undefined): Promise<CatalogueItemRow[]> {
+  return db
+    .select()
+    .from(catalogueItems)
+    .where(and(providerId ? eq(catalogueItems.providerOrganisationId, providerId) : undefined, after ? afterCursor(order, CATALOGUE_ITEM_COLUMNS, after) : undefined))
+    .orderBy(...toOrderBy(order, CATALOGUE_ITEM_COLUMNS))
+    .limit(limit);
+}
+
+export function isCatalogueItemNameTaken(error: unknown): boolean {
+  return /UNIQUE constraint failed: catalogue_items\.provider_organisation_id, catalogue_items\.name_key/.test(errorText(error));
+}
+
+// ── licences ────────────────────────────────────────────────────────────
+
+export function insertLicense(db: Db, row: typeof licenses.$inferInsert) {
+  return db.insert(licenses).values(row);
+}
+
+export function insertLicenseCatalogueItems(db: Db, licenseId: string, itemIds: readonly string[]) {
+  return db.insert(licenseCatalogueItems).values(itemIds.map((catalogueItemId) => ({ licenseId, catalogueItemId })));
+}
+
+/** The condition that the agreement is still published when the batch runs. */
+export function agreementIsPublished(db: Db, id: string): SQL {
+  return exists(db.select({ one: sql`1` }).from(agreements).where(and(eq(agreements.id, id), isNotNull(agreements.publishedAt))));
+}
+
+export function isLicenseKeyTaken(error: unknown): boolean {
+  return /UNIQUE constraint failed: licenses\.license_key/.test(errorText(error));
+}
+
+export async function findLicense(db: Db, id: string): Promise<LicenseRow | undefined> {
+  return db.select().from(licenses).where(eq(licenses.id, id)).get();
+}
+
+/** The licences of `rows` with their agreements, organisation names and catalogue items, in the same order. */
+export async function licenceViews(db: Db, rows: readonly LicenseRow[]): Promise<LicenseView[]> {
+  if (rows.length === 0) return [];
+  const agreementIds = [...new Set(rows.map((row) => row.agreementId))];
+  const organisationIds = [...new Set(rows.flatMap((row) => [row.organisationId, row.providerOrganisationId]))];
+  const [agreementRows, organisationRows, itemRows] = await Promise.all([
+    db.select().from(agreements).where(inArray(agreements.id, agreementIds)),
+    db.select({ id: organisations.id, name: organisations.name }).from(organisations).where(inArray(organisations.id, organisationIds)),
+    db
+      .select()
+      .from(licenseCatalogueItems)
+      .where(
+        inArray(
+          licenseCatalogueItems.licenseId,
+          rows.map((row) => row.id),
+        ),
+      )
+      .orderBy(asc(licenseCatalogueItems.licenseId), asc(licenseCatalogueItems.catalogueItemId)),
+  ]);
+  const agreementById = new Map(agreementRows.map((row) => [row.id, row]));
+  const nameById = new Map(organisationRows.map((row) => [row.id, row.name]));
+  const itemsByLicence = new Map<string, string[]>();
+  for (const item of itemRows) itemsByLicence.set(item.licenseId, [...(itemsByLicence.get(item.licenseId) ?? []), item.catalogueItemId]);
+  return rows.map((license) => ({
+    license,
+    agreement: agreementById.get(license.agreementId)!,
+    providerName: nameById.get(license.providerOrganisationId) ?? "",
+    holderName: nameById.get(license.organisationId) ?? "",
+    catalogueIds: itemsByLicence.get(license.id) ?? [],
+  }));
+}
+
+export async function findLicenseView(db: Db, id: string): Promise<LicenseView | undefined> {
+  const row = await findLicense(db, id);
+  return row ? (await licenceViews(db, [row]))[0] : undefined;
+}
+
+/** Records the signature; matches nothing if the licence is signed or revoked already. */
+export function signLicense(db: Db, id: string, signer: { userId: string; name: string }, now: number) {
+  return db
+    .update(licenses)
+    .set({ signedUserId: signer.userId, signedUserName: signer.name, signedUserAt: now, updatedAt: now })
+    .where(and(eq(licenses.id, id), isNull(licenses.signedUserAt), isNull(licenses.revokedAt)))
+    .returning({ id: licenses.id });
+}
+
+export function licenseIsSignable(db: Db, id: string): SQL {
+  return exists(
+    db
+      .select({ one: sql`1` })
+      .from(licenses)
+      .where(and(eq(licenses.id, id), isNull(licenses.signedUserAt), isNull(licenses.revokedAt))),
+  );
+}
+
+/** Revokes the licence and frees its seats count; matches nothing if it is revoked already. */
+export function revokeLicense(db: Db, id: string, now: number) {
+  return db
+    .update(licenses)
+    .set({ revokedAt: now, devicesAssigned: 0, updatedAt: now })
+    .where(and(eq(licenses.id, id), isNull(licenses.revokedAt)))
+    .returning({ id: licenses.id });
+}
+
+/** Frees every seat of the licence (after `revokeLicense` in the same batch). */
+export function releaseAllSeats(db: Db, id: string) {
+  return db.delete(deviceLicenses).where(eq(deviceLicenses.licenseId, id));
+}
+
+export function licenseIsUnrevoked(db: Db, id: string): SQL {
+  return exists(
+    db
+      .select({ one: sql`1` })
+      .from(licenses)
+      .where(and(eq(licenses.id, id), isNull(licenses.revokedAt))),
+  );
+}
+
+// ── ListLicenses ────────────────────────────────────────────────────────
+
+/** ListLicenses' order fields → columns; all NOT NULL in practice ("no end" is stored as a far date). */
+export const LICENSE_COLUMNS: ListingColumns = {
+  agreement_name: licenses.agreementName,
+  license_key: licenses.licenseKey,
+  starts_at: licenses.startsAt,
+  expires_at: licenses.expiresAt,
+  id: licenses.id,
+};
+
+export interface LicenseListing {
+  /** Licences this organisation holds or provides. */
+  organisationId: string;
+  /** Substring of the key or agreement name, any ASCII case; see `textMatch`. */
+  q: string | undefined;
+  /** Where `q` can occur: a key can only hold key symbols, so a `q` with other characters only matches names. */
+  qIn: "key" | "name" | "both";
+  deviceId: string | undefined;
+  kind: string | undefined;
+  agreementId: string | undefined;
+  /**
+   * Whether `kind` and `agreementId` may be matched through the agreement
+   * name (see `namesIdentify`), which the (organisation, agreement_name, id)
+   * indexes hold, so that counting reads an index alone.
+   */
+  byName: { kind: boolean; agreement: boolean };
+}
+
+function filters(db: Db, listing: LicenseListing): (SQL | undefined)[] {
+  const pattern = listing.q ? likePattern(["", listing.q, ""]) : undefined;
+  const key = sql`${licenses.licenseKey} like ${pattern} escape '\\'`;
+  const name = sql`${licenses.agreementName} like ${pattern} escape '\\'`;
+  return [
+    pattern ? (listing.qIn === "key" ? key : listing.qIn === "name" ? name : or(key, name)) : undefined,
+    !listing.kind
+      ? undefined
+      : listing.byName.kind
+        ? inArray(licenses.agreementName, db.select({ name: agreements.name }).from(agreements).where(eq(agreements.kind, listing.kind)))
+        : eq(licenses.agreementKind, listing.kind),
+    !listing.agreementId
+      ? undefined
+      : listing.byName.agreement
+        ? inArray(licenses.agreementName, db.select({ name: agreements.name }).from(agreements).where(eq(agreements.id, listing.agreementId)))
+        : eq(licenses.agreementId, listing.agreementId),
+    listing.deviceId
+      ? inArray(
+          licenses.id,
+          db
+            .select({ id: deviceLicenses.licenseId })
+            .from(deviceLicenses)
+            .where(eq(deviceLicenses.deviceId, listing.deviceId)),
+        )
+      : undefined,
+  ];
+}
+
+/**
+ * The two halves of "held or provided": licences the organisation holds,
+ * and those it provides (never to itself, so the halves are disjoint). Each
+ * half is one index range ((organisation_id | provider_organisation_id),
+ * <order column>, id), so each reads in order and stops at its limit, and a
+ * count over a key-only or name-only `q` reads an index alone.
+ */
+function halves(db: Db, listing: LicenseListing): [SQL, SQL] {
+  const [held, provided] = sides(listing);
+  const rest = and(...filters(db, listing));
+  return [and(held, rest)!, and(provided, rest)!];
+}
+
+function sides(listing: LicenseListing): [SQL, SQL] {
+  return [eq(licenses.organisationId, listing.organisationId), eq(licenses.providerOrganisationId, listing.organisationId)];
+}
+
+/** Index entries a filtered page reads in order before it gives up on finding its rows among them. */
+const WINDOW_MIN = 500;
+
+/** Compares like SQLite's BINARY collation (UTF-8 bytes, i.e. code points) and numbers numerically. */
+function compareValues(a: CursorValue, b: CursorValue): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  const x = String(a);
+  const y = String(b);
+  for (let i = 0, j = 0; i < x.length && j < y.length; ) {
+    const cx = x.codePointAt(i)!;
+    const cy = y.codePointAt(j)!;
+    if (cx !== cy) return cx - cy;
+    i += cx > 0xffff ? 2 : 1;
+    j += cy > 0xffff ? 2 : 1;
+  }
+  return x.length - y.length;
+}
+
+const ROW_VALUE: Record<string, (row: LicenseRow) => CursorValue> = {
+  agreement_name: (row) => row.agreementName,
+  license_key: (row) => row.licenseKey,
+  starts_at: (row) => row.startsAt,
+  expires_at: (row) => row.expiresAt ?? OPEN_ENDED,
+  id: (row) => row.id,
+};
+
+/** The order values of a row, one per order term: what a page token points after. */
+export function licenseCursor(row: LicenseRow, order: readonly OrderTerm[]): CursorValue[] {
+  return order.map((term) => ROW_VALUE[term.field]!(row));
+}
+
+/**
+ * One page of the organisation's licences in `order`, after `after`,
+ * skipping `offset`. Both halves are read in order up to offset + limit rows
+ * each and merged here.
+ */
+export async function listLicenses(
+  db: Db,
+  listing: LicenseListing,
+  order: readonly OrderTerm[],
+  page: { limit: number; offset: number; after: readonly CursorValue[] | undefined },
+): Promise<LicenseRow[]> {
+  const wanted = page.offset + page.limit;
+  const seek = page.after ? afterCursor(order, LICENSE_COLUMNS, page.after) : undefined;
+  const orderBy = toOrderBy(order, LICENSE_COLUMNS);
+  const compare = (a: LicenseRow, b: LicenseRow) => {
+    for (const term of order) {
+      const c = compareValues(ROW_VALUE[term.field]!(a), ROW_VALUE[term.field]!(b));
+      if (c !== 0) return term.descending ? -c : c;
+    }
+    return 0;
+  };
+  const rest = and(...filters(db, listing));
+  const [held, provided] = await Promise.all(
+    sides(listing).map(async (side) => {
+      const inOrder = (where: SQL | undefined, limit: number) =>
+        db
+          .select()
+          .from(licenses)
+          .where(and(side, seek, where))
+          .orderBy(...orderBy)
+          .limit(limit);
+      // Orders of several fields need a sort whatever the index: filter as they come.
+      if (rest === undefined || order.length > 2) return inOrder(rest, wanted);
+      // One field and the id in its direction are one index range. A
+      // filtered page is first looked for among the next rows in order,
+      // read lazily from the order index and filtered as they come (the
+      // window keeps the table name, so the filters apply to it unchanged;
+      // its rows come in order, sorted again below). That finds the page at
+      // once unless the filter is selective or its matches lie far along.
+      const window = db
+        .select()
+        .from(licenses)
+        .where(and(side, seek))
+        .orderBy(...orderBy)
+        .limit(Math.max(WINDOW_MIN, 4 * wanted))
+        .as("licenses");
+      const nearby = (await db.select().from(window).where(rest).limit(wanted)).sort(compare);
+      if (nearby.length === wanted) return nearby;
+      // Otherwise the matching ids are gathered first (from an index alone
+      // when the filter is on the key or agreement name) and the order index
+      // is walked checking each id against them, reading only rows that match.
+      return inOrder(inArray(licenses.id, db.select({ id: licenses.id }).from(licenses).where(and(side, rest))), wanted);
+    }),
+  );
+  const merged: LicenseRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (merged.length < wanted && (i < held!.length || j < provided!.length)) {
+    if (j >= provided!.length || (i < held!.length && compare(held![i]!, provided![j]!) <= 0)) merged.push(held![i++]!);
+    else merged.push(provided![j++]!);
+  }
+  return merged.slice(page.offset);
+}
+
+/**
+ * Whether any agreement's name holds `q` (as ListLicenses matches it): the
+ * licences' agreement names are copies of these, so when none does, `q`
+ * can only match licence keys.
+ */
+export async function anyAgreementNameLike(db: Db, q: string): Promise<boolean> {
+  const pattern = likePattern(["", q, ""]);
+  const row = await db
+    .select({ id: agreements.id })
+    .from(agreements)
+    .where(sql`${agreements.name} like ${pattern} escape '\\'`)
+    .limit(1)
+    .get();
+  return row !== undefined;
+}
+
+/**
+ * Whether agreement names tell the licences of a kind, or of one agreement,
+ * apart from all others: true when no agreement of another kind (or no
+ * other agreement) has the same name as one of that kind (or as that
+ * agreement). Licences copy their agreement's name and kind, and
+ * agreements never change, so then matching the names is exact.
+ */
+export async function namesIdentify(db: Db, filter: { kind: string | undefined; agreementId: string | undefined }): Promise<{ kind: boolean; agreement: boolean }> {
+  const other = alias(agreements, "other");
+  const [kindClash, agreementClash] = await Promise.all([
+    filter.kind
+      ? db
+          .select({ id: agreements.id })
+          .from(agreements)
+          .innerJoin(other, and(eq(other.name, agreements.name), ne(other.kind, agreements.kind)))
+          .where(eq(agreements.kind, filter.kind))
+          .limit(1)
+          .get()
+      : undefined,
+    filter.agreementId
+      ? db
+          .select({ id: agreements.id })
+          .from(agreements)
+          .innerJoin(other, and(eq(other.name, agreements.name), ne(other.id, agreements.id)))
+          .where(eq(agreements.id, filter.agreementId))
+          .limit(1)
+          .get()
+      : undefined,
+  ]);
+  return { kind: filter.kind !== undefined && kindClash === undefined, agreement: filter.agreementId !== undefined && agreementClash === undefined };
+}
+
+/** How many licences match the listing, across both halves. */
+export async function countLicenses(db: Db, listing: LicenseListing): Promise<number> {
+  const counts = await Promise.all(halves(db, listing).map((where) => db.select({ n: count() }).from(licenses).where(where).get()));
+  return counts.reduce((sum, row) => sum + (row?.n ?? 0), 0);
+}
+
+function errorText(error: unknown): string {
+  return `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
+}

@@ -1,0 +1,108 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { organisations } from "./organisations.js";
+import { users } from "./users.js";
+
+/** Terms a provider organisation licenses features under; frozen once published. */
+export const agreements = sqliteTable(
+  "agreements",
+  {
+    id: text().primaryKey(),
+    providerOrganisationId: text()
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    kind: text().notNull(),
+    name: text().notNull(),
+    /** Lower-cased NFC name: names are unique per provider, case-insensitively. */
+    nameKey: text().notNull(),
+    /** JSON array of feature names. */
+    provides: text().notNull(),
+    summary: text().notNull(),
+    publishedAt: integer(),
+    createdAt: integer().notNull(),
+  },
+  (t) => [uniqueIndex("agreements_provider_name_idx").on(t.providerOrganisationId, t.nameKey), index("agreements_name_idx").on(t.name, t.id)],
+);
+
+/** Things a provider sells that add features to a licence. */
+export const catalogueItems = sqliteTable(
+  "catalogue_items",
+  {
+    id: text().primaryKey(),
+    providerOrganisationId: text()
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    nameKey: text().notNull(),
+    /** JSON array of feature names. */
+    provides: text().notNull(),
+    createdAt: integer().notNull(),
+  },
+  (t) => [uniqueIndex("catalogue_items_provider_name_idx").on(t.providerOrganisationId, t.nameKey)],
+);
+
+/**
+ * A provider's grant of an agreement to a customer organisation. The
+ * agreement's name and kind and the granted features are copied in at
+ * creation (the agreement is frozen by then), so that listing, ordering and
+ * licence checks read one row. `devicesAssigned` counts seats: a seat is
+ * taken only by a guarded `devices_assigned < max_devices` update.
+ */
+export const licenses = sqliteTable(
+  "licenses",
+  {
+    id: text().primaryKey(),
+    licenseKey: text().notNull().unique(),
+    agreementId: text()
+      .notNull()
+      .references(() => agreements.id),
+    agreementName: text().notNull(),
+    agreementKind: text().notNull(),
+    /** JSON array: the agreement's and catalogue items' features. */
+    features: text().notNull(),
+    providerOrganisationId: text()
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    organisationId: text()
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    amountPerMonth: integer().notNull(),
+    discountBp: integer().notNull(),
+    startsAt: integer().notNull(),
+    expiresAt: integer(),
+    paidUntilAt: integer(),
+    signedUserId: text().references(() => users.id, { onDelete: "set null" }),
+    signedUserName: text(),
+    signedUserAt: integer(),
+    maxDevices: integer().notNull(),
+    devicesAssigned: integer().notNull().default(0),
+    revokedAt: integer(),
+    createdAt: integer().notNull(),
+    updatedAt: integer().notNull(),
+  },
+  // ListLicenses reads one organisation's licences (held or provided) in one
+  // of four orders, always ending with `id`.
+  (t) => [
+    index("licenses_org_key_idx").on(t.organisationId, t.licenseKey, t.id),
+    index("licenses_org_agreement_name_idx").on(t.organisationId, t.agreementName, t.id),
+    index("licenses_org_starts_idx").on(t.organisationId, t.startsAt, t.id),
+    index("licenses_org_expires_idx").on(t.organisationId, t.expiresAt, t.id),
+    index("licenses_provider_key_idx").on(t.providerOrganisationId, t.licenseKey, t.id),
+    index("licenses_provider_agreement_name_idx").on(t.providerOrganisationId, t.agreementName, t.id),
+    index("licenses_provider_starts_idx").on(t.providerOrganisationId, t.startsAt, t.id),
+    index("licenses_provider_expires_idx").on(t.providerOrganisationId, t.expiresAt, t.id),
+    index("licenses_agreement_idx").on(t.agreementId),
+  ],
+);
+
+export const licenseCatalogueItems = sqliteTable(
+  "license_catalogue_items",
+  {
+    licenseId: text()
+      .notNull()
+      .references(() => licenses.id, { onDelete: "cascade" }),
+    catalogueItemId: text()
+      .notNull()
+      .references(() => catalogueItems.id),
+  },
+  (t) => [primaryKey({ columns: [t.licenseId, t.catalogueItemId] })],
+);

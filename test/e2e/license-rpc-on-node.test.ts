@@ -1,0 +1,4 @@
+import { defineLicenseSuite } from "../rpc/license-suite.js";
+import { startNode } from "../support/start-node.js";
+
+defineLicenseSuite(() => startNode());
