@@ -10,6 +10,8 @@ import { SignJWT, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWK, ty
 export const SIGNING_ALGORITHM = "EdDSA";
 /** RFC 9068 type of user access tokens. */
 export const USER_ACCESS_TOKEN_TYPE = "at+jwt";
+/** `typ` of device access tokens: a device token never passes as a user's. */
+export const DEVICE_ACCESS_TOKEN_TYPE = "device+jwt";
 /** Allowed clock skew when checking exp/nbf/iat, in seconds. */
 export const CLOCK_TOLERANCE_SECONDS = 5;
 

@@ -6,7 +6,7 @@
  */
 import { isOrganisationRole, isPermission, type Permission } from "../../domain/access/roles.js";
 import { roleNames, type AuthenticatedActor, type DeviceActor } from "../../domain/actor.js";
-import { DEVICE_ACCESS_TOKEN_TYPE } from "../tokens/token-service.js";
+import { DEVICE_ACCESS_TOKEN_TYPE } from "../../domain/tokens/access-token.js";
 import type { Clock } from "../../domain/ports.js";
 import { peekTokenType } from "../../domain/tokens/access-token.js";
 import { constantTimeEqual, sha256Hex } from "../../domain/tokens/secrets.js";

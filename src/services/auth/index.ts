@@ -11,7 +11,7 @@ import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from ".
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
 import { peekTokenType } from "../../domain/tokens/access-token.js";
-import { DEVICE_ACCESS_TOKEN_TYPE } from "../tokens/token-service.js";
+import { DEVICE_ACCESS_TOKEN_TYPE } from "../../domain/tokens/access-token.js";
 import { actorOf, clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
 import { toProtoUser } from "../user/to-proto.js";

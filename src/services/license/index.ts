@@ -1,6 +1,5 @@
 /**
  * LicenseService: the method table; each concern lives in its own module.
- * Methods without a handler yet answer `unimplemented`.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { LicenseService } from "../../../gen/latchkey/license/v1/license_service_pb.js";
@@ -14,7 +13,7 @@ import { createLicenseHandlers } from "./licenses.js";
 
 export type LicenseHandlers<K extends keyof ServiceImpl<typeof LicenseService>> = Pick<ServiceImpl<typeof LicenseService>, K>;
 
-export function createLicenseService(deps: ServiceDeps): Partial<ServiceImpl<typeof LicenseService>> {
+export function createLicenseService(deps: ServiceDeps): ServiceImpl<typeof LicenseService> {
   return {
     ...createAgreementHandlers(deps),
     ...createCatalogueHandlers(deps),

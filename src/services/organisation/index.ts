@@ -9,9 +9,10 @@ import { createInvitationHandlers } from "./invitations.js";
 import { createMemberHandlers } from "./members.js";
 import { createOrganisationHandlers } from "./organisations.js";
 
-export type OrganisationHandlers = Partial<ServiceImpl<typeof OrganisationService>>;
+/** A group of handlers: the RPCs `K` of the service. */
+export type OrganisationHandlers<K extends keyof ServiceImpl<typeof OrganisationService>> = Pick<ServiceImpl<typeof OrganisationService>, K>;
 
-export function createOrganisationService(deps: ServiceDeps): OrganisationHandlers {
+export function createOrganisationService(deps: ServiceDeps): ServiceImpl<typeof OrganisationService> {
   return {
     ...createOrganisationHandlers(deps),
     ...createMemberHandlers(deps),

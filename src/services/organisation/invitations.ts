@@ -51,7 +51,7 @@ function invitationEmail(args: { organisationName: string; role: OrganisationRol
   };
 }
 
-export function createInvitationHandlers(deps: ServiceDeps): OrganisationHandlers {
+export function createInvitationHandlers(deps: ServiceDeps): OrganisationHandlers<"inviteMember" | "acceptInvitation"> {
   const { database, clock, random, outbox, config } = deps;
   const db = database.db;
 

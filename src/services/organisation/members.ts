@@ -8,7 +8,7 @@ import { createMembershipChanges } from "./membership-changes.js";
 import { pageByName } from "./paging.js";
 import { requestedRole, toProtoMember } from "./to-proto.js";
 
-export function createMemberHandlers(deps: ServiceDeps): OrganisationHandlers {
+export function createMemberHandlers(deps: ServiceDeps): OrganisationHandlers<"listMembers" | "updateMemberRole" | "removeMember"> {
   const db = deps.database.db;
   const changes = createMembershipChanges(deps);
 

@@ -49,7 +49,7 @@ function nameTaken(field: string): DomainError {
   });
 }
 
-export function createOrganisationHandlers(deps: ServiceDeps): OrganisationHandlers {
+export function createOrganisationHandlers(deps: ServiceDeps): OrganisationHandlers<"createOrganisation" | "getOrganisation" | "updateOrganisation" | "listOrganisations" | "deleteOrganisation"> {
   const { database, clock, random } = deps;
   const db = database.db;
 

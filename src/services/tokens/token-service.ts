@@ -14,7 +14,7 @@ import { roleNames } from "../../domain/actor.js";
 import { invalidCredentials } from "../../domain/errors.js";
 import type { Logger } from "../../domain/logger.js";
 import type { Clock, Random } from "../../domain/ports.js";
-import { peekTokenType, signAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
+import { DEVICE_ACCESS_TOKEN_TYPE, USER_ACCESS_TOKEN_TYPE, peekTokenType, signAccessToken, type VerifiedAccessToken } from "../../domain/tokens/access-token.js";
 import { createAccessTokenVerifier } from "../../domain/tokens/verification-cache.js";
 import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
@@ -52,8 +52,6 @@ import type { KeyRing } from "./key-ring.js";
 export const REFRESH_TOKEN_PREFIX = "lkr";
 /** Refresh tokens of device sessions: the prefix names the table their hash is in. */
 export const DEVICE_REFRESH_TOKEN_PREFIX = "lkd";
-/** `typ` of device access tokens. */
-export const DEVICE_ACCESS_TOKEN_TYPE = "device+jwt";
 
 export interface IssuedPair {
   accessToken: string;
@@ -144,39 +142,40 @@ export function createTokenService(deps: TokenServiceDeps) {
     return profile;
   }
 
-  async function mintDeviceAccessToken(subject: DeviceSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
+  /** Who an access token names: `sub`, `org` and `roles`, and the token type that says whether it is a user or a device. */
+  interface TokenSubject {
+    sub: string;
+    org: string | undefined;
+    roles: string[];
+    type: string;
+  }
+
+  const userToken = (subject: SessionSubject): TokenSubject => ({
+    sub: subject.id,
+    org: subject.organisationId ?? undefined,
+    roles: roleNames(subject.superAdmin, subject.organisationRole ?? undefined),
+    type: USER_ACCESS_TOKEN_TYPE,
+  });
+  const deviceToken = (subject: DeviceSubject): TokenSubject => ({ sub: subject.deviceId, org: subject.organisationId, roles: [], type: DEVICE_ACCESS_TOKEN_TYPE });
+
+  /** An access token of a session, living the profile's lifetime but never past the session. */
+  async function mintAccessToken(subject: TokenSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
     const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
     const token = await signAccessToken(
       await keyRing.signingKey(),
       {
         iss: issuer,
-        sub: subject.deviceId,
+        sub: subject.sub,
         aud: audience,
         iat: Math.floor(now / SECOND),
         exp: Math.floor(expiresAt / SECOND),
         jti: random.uuid(),
         sid: sessionId,
-        org: subject.organisationId,
-        roles: [],
+        org: subject.org,
+        roles: subject.roles,
       },
-      DEVICE_ACCESS_TOKEN_TYPE,
+      subject.type,
     );
-    return { token, expiresAt };
-  }
-
-  async function mintAccessToken(subject: SessionSubject, sessionId: string, profile: SecurityProfileRow, sessionExpiresAt: number, now: number) {
-    const expiresAt = Math.min(now + profile.accessTokenTtlSeconds * SECOND, sessionExpiresAt);
-    const token = await signAccessToken(await keyRing.signingKey(), {
-      iss: issuer,
-      sub: subject.id,
-      aud: audience,
-      iat: Math.floor(now / SECOND),
-      exp: Math.floor(expiresAt / SECOND),
-      jti: random.uuid(),
-      sid: sessionId,
-      org: subject.organisationId ?? undefined,
-      roles: roleNames(subject.superAdmin, subject.organisationRole ?? undefined),
-    });
     return { token, expiresAt };
   }
 
@@ -220,7 +219,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const sessionId = random.uuid();
       const sessionExpiresAt = now + lifetimes.absolute;
       const refresh = { token: newOpaqueToken(random, REFRESH_TOKEN_PREFIX), expiresAt: Math.min(now + lifetimes.idle, sessionExpiresAt) };
-      const access = await mintAccessToken(args.subject, sessionId, args.profile, sessionExpiresAt, now);
+      const access = await mintAccessToken(userToken(args.subject), sessionId, args.profile, sessionExpiresAt, now);
       return {
         sessionId,
         statements: [
@@ -275,7 +274,7 @@ export function createTokenService(deps: TokenServiceDeps) {
           session,
           idleMs: refreshLifetimes(profile, session.keepLoggedIn).idle,
           graceMs: profile.refreshGraceSeconds * SECOND,
-          mint: (at) => mintAccessToken(subject, session.id, profile, session.expiresAt, at),
+          mint: (at) => mintAccessToken(userToken(subject), session.id, profile, session.expiresAt, at),
           reload: async () => (await findRefreshTokenByHash(db, hash))?.token,
           audit: { userId: session.userId },
         },
@@ -296,7 +295,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const sessionId = random.uuid();
       const sessionExpiresAt = now + lifetimes.absolute;
       const refresh = { token: newOpaqueToken(random, DEVICE_REFRESH_TOKEN_PREFIX), expiresAt: Math.min(now + lifetimes.idle, sessionExpiresAt) };
-      const access = await mintDeviceAccessToken(subject, sessionId, profile, sessionExpiresAt, now);
+      const access = await mintAccessToken(deviceToken(subject), sessionId, profile, sessionExpiresAt, now);
       return {
         sessionId,
         statements: [
@@ -336,7 +335,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const status = await findSessionStatus(db, sessionId);
       if (!status || status.revokedAt !== null || status.expiresAt <= now) throw invalidCredentials();
       const profile = await profileOf(subject.id, subject.organisationId);
-      const access = await mintAccessToken(subject, sessionId, profile, status.expiresAt, now);
+      const access = await mintAccessToken(userToken(subject), sessionId, profile, status.expiresAt, now);
       await database.batch([
         setSessionOrganisation(db, sessionId, subject.organisationId),
         insertAuditEvent(db, { id: random.uuid(), occurredAt: now, type: "session.organisation_switched", actorId: subject.id, userId: subject.id, organisationId: subject.organisationId, sessionId, ipAddress: client.clientAddress }),
@@ -430,7 +429,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         session,
         idleMs: refreshLifetimes(profile, false).idle,
         graceMs: profile.refreshGraceSeconds * SECOND,
-        mint: (at) => mintDeviceAccessToken(subject, session.id, profile, session.expiresAt, at),
+        mint: (at) => mintAccessToken(deviceToken(subject), session.id, profile, session.expiresAt, at),
         reload: async () => (await findDeviceRefreshTokenByHash(db, hash))?.token,
         audit: { organisationId, details: { device_id: session.deviceId } },
       },

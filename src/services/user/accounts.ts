@@ -79,7 +79,7 @@ function profileChange(row: UserRow, user: User, paths: readonly UpdatablePath[]
   return change;
 }
 
-export function createAccountHandlers(deps: ServiceDeps): UserHandlers {
+export function createAccountHandlers(deps: ServiceDeps): UserHandlers<"createUser" | "getUser" | "updateUser" | "deleteUser"> {
   const { database, clock, random } = deps;
   const db = database.db;
 

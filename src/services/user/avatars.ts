@@ -17,7 +17,7 @@ import type { UserHandlers } from "./index.js";
 import { authorizedTarget } from "./target.js";
 import { toProtoAvatar } from "./to-proto.js";
 
-export function createAvatarHandlers(deps: ServiceDeps): UserHandlers {
+export function createAvatarHandlers(deps: ServiceDeps): UserHandlers<"setAvatar" | "getAvatar" | "deleteAvatar"> {
   const { database, clock, random } = deps;
   const db = database.db;
 

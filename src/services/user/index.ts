@@ -13,9 +13,10 @@ import { createStateHandlers } from "./state.js";
 import { createVerificationHandlers } from "./verification.js";
 import { createRoleHandlers } from "./roles.js";
 
-export type UserHandlers = Partial<ServiceImpl<typeof UserService>>;
+/** A group of handlers: the RPCs `K` of the service. */
+export type UserHandlers<K extends keyof ServiceImpl<typeof UserService>> = Pick<ServiceImpl<typeof UserService>, K>;
 
-export function createUserService(deps: ServiceDeps): UserHandlers {
+export function createUserService(deps: ServiceDeps): ServiceImpl<typeof UserService> {
   return {
     ...createAccountHandlers(deps),
     ...createListingHandlers(deps),

@@ -59,7 +59,7 @@ function masked(user: User, fields: ReturnType<typeof readMaskFields>): User {
   return copy;
 }
 
-export function createListingHandlers(deps: ServiceDeps): UserHandlers {
+export function createListingHandlers(deps: ServiceDeps): UserHandlers<"listUsers"> {
   const db = deps.database.db;
   return {
     async listUsers(req, ctx) {

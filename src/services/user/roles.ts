@@ -14,7 +14,7 @@ import { createMembershipChanges } from "../organisation/membership-changes.js";
 import type { UserHandlers } from "./index.js";
 import { toProtoUser } from "./to-proto.js";
 
-export function createRoleHandlers(deps: ServiceDeps): UserHandlers {
+export function createRoleHandlers(deps: ServiceDeps): UserHandlers<"setRoles"> {
   const db = deps.database.db;
   const changes = createMembershipChanges(deps);
 

@@ -33,7 +33,7 @@ function settingDetails(key: SettingKey, readOnly: boolean) {
   return { category: key.category, group: key.group, name: key.name, read_only: readOnly };
 }
 
-export function createSettingHandlers(deps: ServiceDeps): UserHandlers {
+export function createSettingHandlers(deps: ServiceDeps): UserHandlers<"listSettings" | "setSetting" | "deleteSetting"> {
   const { database, clock, random } = deps;
   const db = database.db;
 

@@ -39,7 +39,7 @@ const TRANSITIONS = {
   unblock: { action: "unblock", from: ["blocked"], to: "active", endsSessions: false, event: "user.unblocked" },
 } as const satisfies Record<string, Transition>;
 
-export function createStateHandlers(deps: ServiceDeps): UserHandlers {
+export function createStateHandlers(deps: ServiceDeps): UserHandlers<"suspendUser" | "unsuspendUser" | "blockUser" | "unblockUser"> {
   const { database, clock, random } = deps;
   const db = database.db;
 

@@ -233,7 +233,7 @@ function addressToVerify(user: UserRow, purpose: CodePurpose): string {
   return user.phoneNumber;
 }
 
-export function createVerificationHandlers(deps: ServiceDeps): UserHandlers {
+export function createVerificationHandlers(deps: ServiceDeps): UserHandlers<"verifyEmail" | "resendEmailVerification" | "startPhoneVerification" | "completePhoneVerification"> {
   const { database, clock } = deps;
 
   async function loadUser(userId: string): Promise<UserRow> {

@@ -1,20 +1,13 @@
-import { eq, exists, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { eq, exists, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { avatars } from "../schema/index.js";
 
 export type AvatarRow = typeof avatars.$inferSelect;
 export type AvatarMeta = Omit<AvatarRow, "data">;
 
-const { data: _data, ...metaColumns } = getTableColumns(avatars);
-
 /** The avatar with its image (base64). */
 export async function findAvatar(db: Db, userId: string): Promise<AvatarRow | undefined> {
   return db.select().from(avatars).where(eq(avatars.userId, userId)).get();
-}
-
-/** The avatar without its image, for answers that only describe it. */
-export async function findAvatarMeta(db: Db, userId: string): Promise<AvatarMeta | undefined> {
-  return db.select(metaColumns).from(avatars).where(eq(avatars.userId, userId)).get();
 }
 
 /** Sets (or replaces) the user's avatar. */

@@ -124,11 +124,6 @@ export function insertLicenseCatalogueItems(db: Db, licenseId: string, itemIds: 
   return db.insert(licenseCatalogueItems).values(itemIds.map((catalogueItemId) => ({ licenseId, catalogueItemId })));
 }
 
-/** The condition that the agreement is still published when the batch runs. */
-export function agreementIsPublished(db: Db, id: string): SQL {
-  return exists(db.select({ one: sql`1` }).from(agreements).where(and(eq(agreements.id, id), isNotNull(agreements.publishedAt))));
-}
-
 export function isLicenseKeyTaken(error: unknown): boolean {
   return /UNIQUE constraint failed: licenses\.license_key/.test(errorText(error));
 }

@@ -12,11 +12,10 @@ import { policyOf } from "./method-policy.js";
 
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
-  // Methods not yet implemented answer `unimplemented`.
-  user: Partial<ServiceImpl<typeof UserService>>;
-  organisation: Partial<ServiceImpl<typeof OrganisationService>>;
+  user: ServiceImpl<typeof UserService>;
+  organisation: ServiceImpl<typeof OrganisationService>;
   admin: ServiceImpl<typeof AdminService>;
-  license: Partial<ServiceImpl<typeof LicenseService>>;
+  license: ServiceImpl<typeof LicenseService>;
 }
 
 export const SERVICES: readonly DescService[] = [AuthService, UserService, OrganisationService, AdminService, LicenseService];
