@@ -43,3 +43,13 @@ export function perDatabase<T>(build: (db: Db) => T): (db: Db) => T {
     return value;
   };
 }
+
+/**
+ * Whether a libSQL or D1 error is a violation of the unique index over
+ * `table` (`columns`, in index order). The driver's message sits on the
+ * error or on its cause, depending on the driver.
+ */
+export function violatesUnique(error: unknown, table: string, columns: readonly string[]): boolean {
+  const text = `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
+  return text.includes(`UNIQUE constraint failed: ${columns.map((column) => `${table}.${column}`).join(", ")}`);
+}

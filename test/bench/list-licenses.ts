@@ -5,9 +5,9 @@
  * over Connect JSON on one connection, as one caller would see it.
  */
 import { randomUUID } from "node:crypto";
-import Libsql from "libsql";
 import { METHODS, tokensOf, type RpcClient } from "./client.js";
 import { runFixed, type CpuProbe, type LoadFigures } from "./loads.js";
+import { seedInOneTransaction } from "./bulk-seed.js";
 import { seededRandom } from "./seeded-random.js";
 
 export const LIST_LICENSES = {
@@ -63,11 +63,8 @@ export async function seedListLicenses(client: RpcClient, databaseFile: string):
   const started = performance.now();
   const now = Date.now();
   const random = seededRandom(7);
-  const db = new Libsql(databaseFile);
   let trials = 0;
-  try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.exec("PRAGMA cache_size = -262144");
+  seedInOneTransaction(databaseFile, (db) => {
     const agreementIds = AGREEMENTS.map(() => randomUUID());
     const insertAgreement = db.prepare(
       "INSERT INTO agreements (id, provider_organisation_id, kind, name, name_key, provides, summary, published_at, created_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)",
@@ -87,32 +84,23 @@ export async function seedListLicenses(client: RpcClient, databaseFile: string):
         }
       }
     };
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      AGREEMENTS.forEach((agreement, i) =>
-        insertAgreement.run(agreementIds[i], providerId, agreement.kind, agreement.name, agreement.name.toLowerCase(), JSON.stringify(agreement.provides), now, now),
-      );
-      for (let start = 0; start < LIST_LICENSES.licenses; start += LIST_LICENSES.rowsPerInsert) {
-        const values: unknown[] = [];
-        for (let i = start; i < start + LIST_LICENSES.rowsPerInsert; i++) {
-          const a = Math.floor(random() * AGREEMENTS.length);
-          const agreement = AGREEMENTS[a]!;
-          if (agreement.kind === "trial") trials++;
-          const startsAt = now - Math.floor(random() * 730) * DAY;
-          const expiresAt = agreement.kind === "perpetual" ? OPEN_ENDED : startsAt + (30 + Math.floor(random() * 1000)) * DAY;
-          const createdAt = startsAt;
-          values.push(randomUUID(), key(), agreementIds[a], agreement.name, agreement.kind, JSON.stringify(agreement.provides), providerId, holderId, 4900, startsAt, expiresAt, 1 + (i % 20), createdAt, createdAt);
-        }
-        insertLicenses.run(...values);
+    AGREEMENTS.forEach((agreement, i) =>
+      insertAgreement.run(agreementIds[i], providerId, agreement.kind, agreement.name, agreement.name.toLowerCase(), JSON.stringify(agreement.provides), now, now),
+    );
+    for (let start = 0; start < LIST_LICENSES.licenses; start += LIST_LICENSES.rowsPerInsert) {
+      const values: unknown[] = [];
+      for (let i = start; i < start + LIST_LICENSES.rowsPerInsert; i++) {
+        const a = Math.floor(random() * AGREEMENTS.length);
+        const agreement = AGREEMENTS[a]!;
+        if (agreement.kind === "trial") trials++;
+        const startsAt = now - Math.floor(random() * 730) * DAY;
+        const expiresAt = agreement.kind === "perpetual" ? OPEN_ENDED : startsAt + (30 + Math.floor(random() * 1000)) * DAY;
+        const createdAt = startsAt;
+        values.push(randomUUID(), key(), agreementIds[a], agreement.name, agreement.kind, JSON.stringify(agreement.provides), providerId, holderId, 4900, startsAt, expiresAt, 1 + (i % 20), createdAt, createdAt);
       }
-      db.exec("COMMIT");
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
+      insertLicenses.run(...values);
     }
-  } finally {
-    db.close();
-  }
+  });
   return { holderId, providerId, ownerAccess, seeded: LIST_LICENSES.licenses, seedMs: performance.now() - started, trials };
 }
 

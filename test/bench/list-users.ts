@@ -8,10 +8,10 @@
  */
 import { hash, type Algorithm } from "@node-rs/argon2";
 import { randomUUID } from "node:crypto";
-import Libsql from "libsql";
 import { ARGON2_HASH_LENGTH, ARGON2ID_PARAMS } from "../../src/domain/passwords/phc.js";
 import { METHODS, tokensOf, type RpcClient } from "./client.js";
 import { runFixed, type CpuProbe, type LoadFigures } from "./loads.js";
+import { seedInOneTransaction } from "./bulk-seed.js";
 import { seededRandom } from "./seeded-random.js";
 
 // Algorithm is a const enum in the package's types; 2 is Argon2id.
@@ -67,11 +67,7 @@ export async function seedListUsers(client: RpcClient, databaseFile: string, sup
   const to = Date.now() - 60_000;
   const from = to - LIST_USERS.spreadDays * 86_400_000;
   const started = performance.now();
-  const db = new Libsql(databaseFile);
-  try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    // Random ids land all over the indexes: a large cache keeps their pages in memory.
-    db.exec("PRAGMA cache_size = -262144");
+  seedInOneTransaction(databaseFile, (db) => {
     const profile = db.prepare("SELECT security_profile_id AS id FROM organisations WHERE id = ?").get(organisationId) as { id: string } | undefined;
     if (!profile) throw new Error("the bench organisation is not in the database file");
 
@@ -84,31 +80,22 @@ export async function seedListUsers(client: RpcClient, databaseFile: string, sup
     const random = seededRandom(42);
     const step = (to - from) / LIST_USERS.users;
     const departments = ["", "Engineering", "Sales", "Support", "Field service"];
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      for (let start = 0; start < LIST_USERS.users; start += LIST_USERS.rowsPerInsert) {
-        const userValues: unknown[] = [];
-        const memberValues: unknown[] = [];
-        for (let i = start; i < start + LIST_USERS.rowsPerInsert; i++) {
-          const id = randomUUID();
-          const createdAt = Math.round(from + i * step);
-          const name = `${FIRST_NAMES[Math.floor(random() * FIRST_NAMES.length)]} ${LAST_NAMES[Math.floor(random() * LAST_NAMES.length)]}`;
-          const state = i % 97 === 0 ? "suspended" : "active";
-          const verifiedAt = random() < 0.8 ? createdAt + 3_600_000 : null;
-          userValues.push(id, `user-${i}@bench.example`, name, i % 7 === 0 ? "Technician" : "", departments[i % departments.length], passwordHash, state, verifiedAt, organisationId, profile.id, createdAt, createdAt);
-          memberValues.push(organisationId, id, createdAt);
-        }
-        insertUsers.run(...userValues);
-        insertMembers.run(...memberValues);
+    for (let start = 0; start < LIST_USERS.users; start += LIST_USERS.rowsPerInsert) {
+      const userValues: unknown[] = [];
+      const memberValues: unknown[] = [];
+      for (let i = start; i < start + LIST_USERS.rowsPerInsert; i++) {
+        const id = randomUUID();
+        const createdAt = Math.round(from + i * step);
+        const name = `${FIRST_NAMES[Math.floor(random() * FIRST_NAMES.length)]} ${LAST_NAMES[Math.floor(random() * LAST_NAMES.length)]}`;
+        const state = i % 97 === 0 ? "suspended" : "active";
+        const verifiedAt = random() < 0.8 ? createdAt + 3_600_000 : null;
+        userValues.push(id, `user-${i}@bench.example`, name, i % 7 === 0 ? "Technician" : "", departments[i % departments.length], passwordHash, state, verifiedAt, organisationId, profile.id, createdAt, createdAt);
+        memberValues.push(organisationId, id, createdAt);
       }
-      db.exec("COMMIT");
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
+      insertUsers.run(...userValues);
+      insertMembers.run(...memberValues);
     }
-  } finally {
-    db.close();
-  }
+  });
   return { organisationId, ownerAccess, superAdminAccess, seeded: LIST_USERS.users, seedMs: performance.now() - started, from, to };
 }
 

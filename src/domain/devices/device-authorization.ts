@@ -14,13 +14,11 @@
  */
 import type { ThrottleRule } from "../throttle/rules.js";
 import type { Random } from "../ports.js";
-import { base64url, sha256Hex } from "../tokens/secrets.js";
+import { newOpaqueToken, sha256Hex } from "../tokens/secrets.js";
 
 /** Consonants without vowels and without letters easily mistaken for digits. */
 export const USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ";
 export const USER_CODE_LENGTH = 8;
-/** Random bytes of a device code: 256 bits. */
-export const DEVICE_CODE_BYTES = 32;
 /** Prefix of device codes, so they are recognised in logs and leaked-secret scans. */
 export const DEVICE_CODE_PREFIX = "lkda";
 
@@ -69,7 +67,7 @@ export function normaliseUserCode(input: string): string | undefined {
 
 /** A new device code: a readable prefix and 256 random bits. */
 export function generateDeviceCode(random: Random): string {
-  return `${DEVICE_CODE_PREFIX}_${base64url(random.bytes(DEVICE_CODE_BYTES))}`;
+  return newOpaqueToken(random, DEVICE_CODE_PREFIX);
 }
 
 /** The stored form of a device code. */

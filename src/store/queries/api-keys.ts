@@ -1,5 +1,5 @@
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { perDatabase, type Db } from "../database.js";
+import { perDatabase, violatesUnique, type Db } from "../database.js";
 import { apiKeys, memberships, users } from "../schema/index.js";
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -71,5 +71,5 @@ export function touchApiKey(db: Db, id: string, now: number) {
 }
 
 export function isApiKeyNameTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: api_keys\.user_id, api_keys\.name/.test(`${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`);
+  return violatesUnique(error, "api_keys", ["user_id", "name"]);
 }

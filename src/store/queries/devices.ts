@@ -5,7 +5,7 @@
  * exceeds `max_devices`, however many assignments race.
  */
 import { and, asc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
-import { perDatabase, type Db } from "../database.js";
+import { perDatabase, violatesUnique, type Db } from "../database.js";
 import { deviceLicenses, deviceRefreshTokens, deviceSessions, devices, licenses, memberships } from "../schema/index.js";
 
 export type DeviceRow = typeof devices.$inferSelect;
@@ -221,8 +221,7 @@ export function touchDevice(db: Db, deviceId: string, now: number, throttleMs: n
 }
 
 export function isDeviceSerialTaken(error: unknown): boolean {
-  const text = `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
-  return /UNIQUE constraint failed: devices\.organisation_id, devices\.serial/.test(text);
+  return violatesUnique(error, "devices", ["organisation_id", "serial"]);
 }
 
 /** The licences each device holds a seat of. */

@@ -10,7 +10,7 @@ import { alias } from "drizzle-orm/sqlite-core";
 import { OPEN_ENDED } from "../../domain/licensing/rules.js";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
-import type { Db } from "../database.js";
+import { violatesUnique, type Db } from "../database.js";
 import { afterCursor, likePattern, toOrderBy, type ListingColumns } from "../listing-sql.js";
 import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenses, memberships, organisations } from "../schema/index.js";
 
@@ -87,7 +87,7 @@ export async function listAgreements(
 }
 
 export function isAgreementNameTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: agreements\.provider_organisation_id, agreements\.name_key/.test(errorText(error));
+  return violatesUnique(error, "agreements", ["provider_organisation_id", "name_key"]);
 }
 
 // ── catalogue items ─────────────────────────────────────────────────────
@@ -111,7 +111,7 @@ export async function listCatalogueItems(db: Db, providerId: string | undefined,
 }
 
 export function isCatalogueItemNameTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: catalogue_items\.provider_organisation_id, catalogue_items\.name_key/.test(errorText(error));
+  return violatesUnique(error, "catalogue_items", ["provider_organisation_id", "name_key"]);
 }
 
 // ── licences ────────────────────────────────────────────────────────────
@@ -125,7 +125,7 @@ export function insertLicenseCatalogueItems(db: Db, licenseId: string, itemIds: 
 }
 
 export function isLicenseKeyTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: licenses\.license_key/.test(errorText(error));
+  return violatesUnique(error, "licenses", ["license_key"]);
 }
 
 export async function findLicense(db: Db, id: string): Promise<LicenseRow | undefined> {
@@ -433,6 +433,3 @@ export async function countLicenses(db: Db, listing: LicenseListing): Promise<nu
   return counts.reduce((sum, row) => sum + (row?.n ?? 0), 0);
 }
 
-function errorText(error: unknown): string {
-  return `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
-}

@@ -1,7 +1,7 @@
 import { and, eq, exists, isNull, notExists, sql, type SQL } from "drizzle-orm";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
-import type { Db } from "../database.js";
+import { violatesUnique, type Db } from "../database.js";
 import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
 import { apiKeys, memberships, organisations, securityProfiles, sessions, users } from "../schema/index.js";
 
@@ -127,5 +127,5 @@ export function clearActiveOrganisationIfLeft(db: Db, userId: string, organisati
 }
 
 export function isOrganisationNameTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: organisations\.name_key/.test(`${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`);
+  return violatesUnique(error, "organisations", ["name_key"]);
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, exists, max, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../database.js";
+import { violatesUnique, type Db } from "../database.js";
 import { memberships, organisations, securityProfiles, users } from "../schema/index.js";
 
 export type SecurityProfileRow = typeof securityProfiles.$inferSelect;
@@ -60,7 +60,7 @@ export function profileUnchangedSince(db: Db, id: string, updatedAt: number): SQ
 }
 
 export function isProfileNameTaken(error: unknown): boolean {
-  return /UNIQUE constraint failed: security_profiles\.name/.test(`${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`);
+  return violatesUnique(error, "security_profiles", ["name"]);
 }
 
 /** Makes `profileId` the organisation's profile; returns the organisation's id when it exists. */

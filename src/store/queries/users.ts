@@ -2,7 +2,7 @@ import { and, count, eq, exists, inArray, ne, notExists, sql, type SQL } from "d
 import { alias, type SelectedFields, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
-import type { Db } from "../database.js";
+import { violatesUnique, type Db } from "../database.js";
 import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
 import { memberships, organisations, users, type MemberRoleValue, type UserStateValue } from "../schema/index.js";
 
@@ -32,8 +32,7 @@ export function updatePasswordHash(db: Db, userId: string, passwordHash: string,
 
 /** True when a libSQL/D1 error is the unique index on users.email. */
 export function isEmailTaken(error: unknown): boolean {
-  const text = `${(error as Error)?.message ?? ""} ${String((error as { cause?: unknown })?.cause ?? "")}`;
-  return /UNIQUE constraint failed: users\.email/.test(text);
+  return violatesUnique(error, "users", ["email"]);
 }
 
 /** The organisation new sessions of the user start in. */
