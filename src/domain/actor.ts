@@ -29,6 +29,8 @@ export type Actor =
       apiKeyId: string;
       /** A key can do at most what these permissions and its owner's roles allow. */
       permissions: ReadonlySet<Permission>;
+      /** When the key stops working (ms since the epoch); undefined for no end. */
+      expiresAt: number | undefined;
     })
   | DeviceActor;
 

@@ -95,6 +95,11 @@ export function invalidField(field: string, description: string, reason: Reason 
   });
 }
 
+/** `already_exists` naming the field whose value is taken, as a field violation. */
+export function alreadyExists(field: string, description: string, reason: Reason = Reason.INVALID_FIELD): DomainError {
+  return new DomainError("already_exists", reason, `${field}: ${description}`, { violations: [{ field, description }] });
+}
+
 export function permissionDenied(): DomainError {
   return new DomainError("permission_denied", Reason.PERMISSION_DENIED, "permission denied");
 }

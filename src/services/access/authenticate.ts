@@ -49,6 +49,7 @@ export function createAuthenticator(deps: { database: Database; tokens: TokenSer
       organisationRole,
       roles: roleNames(found.ownerSuperAdmin, organisationRole),
       permissions,
+      expiresAt: key.expiresAt ?? undefined,
     };
   }
 

@@ -6,7 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { SecurityProfileSchema, type SecurityProfile } from "../../../gen/latchkey/admin/v1/security_profile_pb.js";
-import { DomainError, Reason, invalidField, notFound } from "../../domain/errors.js";
+import { DomainError, Reason, invalidField, notFound, alreadyExists } from "../../domain/errors.js";
 import { applyProfileUpdate, checkProfileName, settingsForNewProfile, settingsOf } from "../../domain/security-profiles.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import { organisationExists } from "../../store/queries/organisations.js";
@@ -40,9 +40,7 @@ export function toProtoProfile(row: SecurityProfileRow): SecurityProfile {
 const MAX_UPDATE_ATTEMPTS = 3;
 
 function nameTaken(): DomainError {
-  return new DomainError("already_exists", Reason.INVALID_FIELD, "profile.name: another profile has this name", {
-    violations: [{ field: "profile.name", description: "is already the name of another profile" }],
-  });
+  return alreadyExists("profile.name", "is already the name of another profile");
 }
 
 export function createProfileHandlers(deps: ServiceDeps): AdminHandlers<"listSecurityProfiles" | "getSecurityProfile" | "createSecurityProfile" | "updateSecurityProfile" | "assignSecurityProfile"> {

@@ -8,7 +8,7 @@ import { timestampFromMs, timestampMs, type Timestamp } from "@bufbuild/protobuf
 import { ApiKeySchema, type ApiKey } from "../../../gen/latchkey/auth/v1/api_key_pb.js";
 import { atLeast, isPermission, mayHoldPermission, type Permission } from "../../domain/access/roles.js";
 import type { AuthenticatedActor } from "../../domain/actor.js";
-import { DomainError, Reason, invalidField, notFound } from "../../domain/errors.js";
+import { DomainError, Reason, invalidField, notFound, alreadyExists } from "../../domain/errors.js";
 import type { Clock, Random } from "../../domain/ports.js";
 import { base64url, sha256Hex } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
@@ -100,7 +100,7 @@ export function createApiKeys(deps: ApiKeyDeps) {
           }),
         ]);
       } catch (error) {
-        if (isApiKeyNameTaken(error)) throw new DomainError("already_exists", Reason.INVALID_FIELD, "name: you already have a key with this name", { violations: [{ field: "name", description: "is already used by another of your keys" }] });
+        if (isApiKeyNameTaken(error)) throw alreadyExists("name", "is already used by another of your keys");
         throw error;
       }
       return { apiKey: toProtoApiKey(row), key, clientSecret };

@@ -16,7 +16,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { DeviceAuthorizationStatus, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
-import { mayAct } from "../../domain/access/organisation-rules.js";
+import { mayAct, rolesAtLeast } from "../../domain/access/organisation-rules.js";
 import type { OrganisationRole } from "../../domain/access/roles.js";
 import {
   DEVICE_AUTHORIZATION_TTL_MS,
@@ -157,7 +157,7 @@ export function createDeviceAuthorizationHandlers(
 
       // The caller's role is checked again inside the batch, so an approval
       // decided on a role just taken away is never committed.
-      const roleGuard = actor.superAdmin ? undefined : holdsRole(db, organisationId, actor.userId, ["admin", "owner"]);
+      const roleGuard = actor.superAdmin ? undefined : holdsRole(db, organisationId, actor.userId, rolesAtLeast("admin"));
       const event = (type: string, details: Record<string, string>) =>
         insertAuditEventIf(
           db,

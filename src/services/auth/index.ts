@@ -6,7 +6,7 @@ import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { invalidCredentials, invalidField, notFound } from "../../domain/errors.js";
 import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
-import { findApiKeyById } from "../../store/queries/api-keys.js";
+import { prefixOf } from "../access/api-key-format.js";
 import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
@@ -86,10 +86,10 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
       if (!presented) return inactive;
       // An API key is introspected exactly as the access interceptor would
       // authenticate it: revoked, expired or owned by a disabled user → inactive.
-      if (presented.startsWith("lk_")) {
+      if (prefixOf(presented) !== undefined) {
         const key = await deps.authenticate({ authorization: null, apiKey: presented });
         if (key?.kind !== "api_key") return inactive;
-        const [found, profile] = await Promise.all([findApiKeyById(database.db, key.apiKeyId), findEffectiveProfile(database.db, key.userId, key.organisationId ?? null)]);
+        const profile = await findEffectiveProfile(database.db, key.userId, key.organisationId ?? null);
         return {
           active: true,
           subject: key.userId,
@@ -97,7 +97,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
           organisationId: key.organisationId ?? "",
           roles: key.roles,
           scopes: [...key.permissions].sort(),
-          ...(found?.key.expiresAt != null ? { expiresAt: timestampFromMs(found.key.expiresAt) } : {}),
+          ...(key.expiresAt !== undefined ? { expiresAt: timestampFromMs(key.expiresAt) } : {}),
           securityProfile: profile?.name ?? "",
           sessionId: "",
           tokenId: key.apiKeyId,

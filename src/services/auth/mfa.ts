@@ -52,6 +52,7 @@ import { findEffectiveProfile } from "../../store/queries/security-profiles.js";
 import { findUserById, type UserRow } from "../../store/queries/users.js";
 import { acceptsSubmission, consumeCode, findLatestCode, recordWrongAttempt } from "../../store/queries/verification-codes.js";
 import { clientOf, personOf } from "../caller.js";
+import { userEvent } from "../user/audit.js";
 import { createThrottles } from "../throttle.js";
 import type { ServiceDeps } from "../deps.js";
 import { securityNotice, type SecurityNoticeKind } from "../delivery/notifications.js";
@@ -114,17 +115,7 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
   }
 
   function audit(ctx: HandlerContext, userId: string, type: string, details: AuditEventInput["details"] = {}): AuditEventInput {
-    const actor = personOf(ctx);
-    return {
-      id: random.uuid(),
-      occurredAt: clock.now(),
-      type,
-      actorId: actor.userId,
-      userId,
-      sessionId: actor.sessionId,
-      ipAddress: clientOf(ctx).clientAddress,
-      details,
-    };
+    return userEvent(random, ctx, { type, userId, now: clock.now(), sessionId: personOf(ctx).sessionId, details });
   }
 
   /**
@@ -170,14 +161,13 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
   }
 
   /** Counts a wrong code against the challenge (and the sent code, if any), then answers like any bad credential. */
-  async function failChallenge(challenge: MfaChallengeRow, method: MfaMethodName, clientAddress: string, codeId?: string): Promise<never> {
+  async function failChallenge(challenge: MfaChallengeRow, user: UserRow, method: MfaMethodName, clientAddress: string, codeId?: string): Promise<never> {
     const now = clock.now();
     const statements: BatchItem<"sqlite">[] = [];
     if (codeId) statements.push(recordWrongAttempt(db, codeId, now));
     // Someone got the password right but not the second factor: the account
     // holder hears of it once per challenge, so a stolen password shows.
-    const holder = challenge.attempts === 0 ? await findUserById(db, challenge.userId) : undefined;
-    const told = holder ? notice(holder, "second_factor_failed", clientAddress, FACTOR_NAMES[method]) : undefined;
+    const told = challenge.attempts === 0 ? notice(user, "second_factor_failed", clientAddress, FACTOR_NAMES[method]) : undefined;
     if (told) statements.push(told.statement);
     await database.batch([
       recordChallengeFailure(db, challenge.id, now),
@@ -206,14 +196,14 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
     const now = clock.now();
     if (method === "totp") {
       const factor = await findTotpFactor(db, user.id);
-      if (!factor || factor.confirmedAt === null) return failChallenge(challenge, method, clientAddress);
+      if (!factor || factor.confirmedAt === null) return failChallenge(challenge, user, method, clientAddress);
       const step = matchTotpStep(await openSecret(factor), submitted, now, factor.lastUsedStep);
-      if (step === undefined) return failChallenge(challenge, method, clientAddress);
+      if (step === undefined) return failChallenge(challenge, user, method, clientAddress);
       const [consumed, accepted] = await database.batch([
         consumeMfaChallenge(db, challenge.id, now, totpStepUsable(db, user.id, step, factor.secretSealed)),
         acceptTotpStep(db, { userId: user.id, step, secretSealed: factor.secretSealed, now, confirming: false, also: challengeConsumedAt(db, challenge.id, now) }),
       ]);
-      if (consumed.length !== 1 || accepted.length !== 1) return failChallenge(challenge, method, clientAddress);
+      if (consumed.length !== 1 || accepted.length !== 1) return failChallenge(challenge, user, method, clientAddress);
       return;
     }
     if (method === "recovery_code") {
@@ -222,17 +212,17 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
         consumeMfaChallenge(db, challenge.id, now, recoveryCodeUnused(db, user.id, codeHash)),
         useRecoveryCode(db, { userId: user.id, codeHash, now, also: challengeConsumedAt(db, challenge.id, now) }),
       ]);
-      if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, method, clientAddress);
+      if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, user, method, clientAddress);
       return;
     }
     const purpose = codePurposeOf(method);
     const code = await findLatestCode(db, user.id, purpose);
-    if (!code || codeState(code, now) !== "live") return failChallenge(challenge, method, clientAddress);
+    if (!code || codeState(code, now) !== "live") return failChallenge(challenge, user, method, clientAddress);
     const codeHash = await hashCode(user.id, purpose, boundCode(normaliseSubmittedCode(submitted), challenge.id));
-    if (!codeHashesMatch(code.codeHash, codeHash)) return failChallenge(challenge, method, clientAddress, code.id);
+    if (!codeHashesMatch(code.codeHash, codeHash)) return failChallenge(challenge, user, method, clientAddress, code.id);
     const submission = { codeId: code.id, userId: user.id, purpose, codeHash, now };
     const [consumed, used] = await database.batch([consumeMfaChallenge(db, challenge.id, now, acceptsSubmission(db, submission)), consumeCode(db, submission)]);
-    if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, method, clientAddress);
+    if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, user, method, clientAddress);
   }
 
   /** The challenge behind a token, or the one `unauthenticated` answer. */

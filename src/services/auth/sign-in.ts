@@ -152,16 +152,19 @@ export function createSignIn(deps: SignInDeps) {
       ]);
       throw invalidCredentials();
     }
-    // The right password ends the run of failures, and the strikes with it.
-    if (counted.has(lockoutKey)) await database.batch([throttles.clearStatement(lockoutKey)]);
     const profile = await findEffectiveProfile(db, user.id);
     if (!profile) throw new Error(`no security profile for user ${user.id}`);
-    // Upgrade hashes made with weaker parameters while the password is at hand.
-    const rehash = hasher.needsRehash(user.passwordHash) ? [updatePasswordHash(db, user.id, await hasher.hash(password), now)] : [];
+    const statements = [
+      // The right password ends the run of failures, and the strikes with it,
+      // in the batch that opens the challenge or the session.
+      ...(counted.has(lockoutKey) ? [throttles.clearStatement(lockoutKey)] : []),
+      // Upgrade hashes made with weaker parameters while the password is at hand.
+      ...(hasher.needsRehash(user.passwordHash) ? [updatePasswordHash(db, user.id, await hasher.hash(password), now)] : []),
+    ];
     // A second factor is due: no session yet, only a challenge.
-    const challenge = await mfa.start(user, profile, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, statements: rehash });
+    const challenge = await mfa.start(user, profile, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, statements });
     if (challenge) return challenge;
-    const pair = await openUserSession(user, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, profile, statements: rehash });
+    const pair = await openUserSession(user, { keepLoggedIn: input.keepLoggedIn, deviceName: input.deviceName, client, profile, statements });
     return { kind: "tokens", pair };
   }
 

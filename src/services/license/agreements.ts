@@ -1,5 +1,5 @@
 /** Agreements: CreateAgreement, ListAgreements and PublishAgreement. */
-import { DomainError, Reason, notFound, preconditionFailed } from "../../domain/errors.js";
+import { DomainError, alreadyExists, notFound, preconditionFailed } from "../../domain/errors.js";
 import { agreementKind, agreementSummary, featureNames, MAX_NAME_LENGTH, nameKey, oneLine } from "../../domain/licensing/rules.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import { agreementIsDraft, findAgreement, insertAgreement, isAgreementNameTaken, listAgreements, publishAgreement } from "../../store/queries/licensing.js";
@@ -12,9 +12,7 @@ import type { LicenseHandlers } from "./index.js";
 import { toProtoAgreement } from "./to-proto.js";
 
 export function nameTaken(field: string, what: string): DomainError {
-  return new DomainError("already_exists", Reason.INVALID_FIELD, `${field}: the provider has another ${what} of this name`, {
-    violations: [{ field, description: `is already used by another ${what} of the provider` }],
-  });
+  return alreadyExists(field, `is already used by another ${what} of the provider`);
 }
 
 export function createAgreementHandlers(deps: ServiceDeps): LicenseHandlers<"createAgreement" | "listAgreements" | "publishAgreement"> {

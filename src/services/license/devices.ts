@@ -7,10 +7,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DeviceSchema, type Device } from "../../../gen/latchkey/license/v1/license_pb.js";
+import { rolesAtLeast } from "../../domain/access/organisation-rules.js";
 import { decideDeviceAccess, type DeviceAction } from "../../domain/access/device-rules.js";
 import { atLeast } from "../../domain/access/roles.js";
 import type { AuthenticatedActor } from "../../domain/actor.js";
-import { DomainError, Reason, invalidField, notFound, permissionDenied } from "../../domain/errors.js";
+import { DomainError, Reason, invalidField, notFound, permissionDenied, alreadyExists, preconditionFailed } from "../../domain/errors.js";
 import { decodePageToken, encodePageToken, listQueryHash, pageSize } from "../../domain/listing/page-token.js";
 import { oneLine } from "../../domain/licensing/rules.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
@@ -84,7 +85,7 @@ export function createDeviceHandlers(
    * the write batch so that a role removed since the read stops the change.
    */
   function stillMayWrite(actor: AuthenticatedActor, organisationId: string): SQL | undefined {
-    return actor.superAdmin ? undefined : holdsRole(db, organisationId, actor.userId, ["admin", "owner"]);
+    return actor.superAdmin ? undefined : holdsRole(db, organisationId, actor.userId, rolesAtLeast("admin"));
   }
 
   return {
@@ -111,9 +112,7 @@ export function createDeviceHandlers(
         ]);
       } catch (error) {
         if (isDeviceSerialTaken(error)) {
-          throw new DomainError("already_exists", Reason.INVALID_FIELD, "serial: another device of the organisation has this serial", {
-            violations: [{ field: "serial", description: "another device of the organisation has this serial" }],
-          });
+          throw alreadyExists("serial", "is the serial of another device of the organisation");
         }
         throw error;
       }
@@ -176,7 +175,7 @@ export function createDeviceHandlers(
       const licence = await findLicense(db, req.licenseUuid);
       // A licence of another organisation is, for this device, not there.
       if (!licence || licence.organisationId !== device.organisationId) throw notFound("license");
-      if (licence.revokedAt !== null) throw new DomainError("failed_precondition", Reason.PRECONDITION_FAILED, "the licence is revoked");
+      if (licence.revokedAt !== null) throw preconditionFailed("the licence is revoked");
       const now = clock.now();
       const [taken] = await database.batch([
         takeSeat(db, { deviceId: device.id, licenseId: licence.id, organisationId: device.organisationId, now }, stillMayWrite(actor, device.organisationId)),
@@ -190,7 +189,7 @@ export function createDeviceHandlers(
       if (taken.length === 0 && !(await seatExists(db, device.id, licence.id))) {
         const latest = await findLicense(db, licence.id);
         if (!latest || latest.organisationId !== device.organisationId) throw notFound("license");
-        if (latest.revokedAt !== null) throw new DomainError("failed_precondition", Reason.PRECONDITION_FAILED, "the licence is revoked");
+        if (latest.revokedAt !== null) throw preconditionFailed("the licence is revoked");
         if (!(await findDeviceById(db, device.id))) throw notFound("device");
         if (!actor.superAdmin && !atLeast(await findMembershipRole(db, device.organisationId, actor.userId), "admin")) throw permissionDenied();
         throw new DomainError("resource_exhausted", Reason.PRECONDITION_FAILED, `every seat of the licence is taken (${latest.maxDevices})`);

@@ -6,7 +6,7 @@
  */
 import { decideInvite } from "../../domain/access/organisation-rules.js";
 import type { OrganisationRole } from "../../domain/access/roles.js";
-import { DomainError, Reason, notFound, permissionDenied } from "../../domain/errors.js";
+import { DomainError, Reason, notFound, permissionDenied, alreadyExists } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import { newOpaqueToken, sha256Hex } from "../../domain/tokens/secrets.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
@@ -63,9 +63,7 @@ export function createInvitationHandlers(deps: ServiceDeps): OrganisationHandler
       const email = normaliseEmail(req.email);
       const invitee = await findUserByEmail(db, email);
       if (invitee && (await findMembershipRole(db, scope.organisationId, invitee.id))) {
-        throw new DomainError("already_exists", Reason.INVALID_FIELD, "email: is already a member of the organisation", {
-          violations: [{ field: "email", description: "is already a member of the organisation" }],
-        });
+        throw alreadyExists("email", "is already a member of the organisation");
       }
       const organisation = await findOrganisationById(db, scope.organisationId);
       if (!organisation) throw notFound("organisation");

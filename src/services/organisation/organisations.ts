@@ -6,7 +6,7 @@ import type { SQL } from "drizzle-orm";
 import { mayAct, rolesAtLeast } from "../../domain/access/organisation-rules.js";
 import { atLeast } from "../../domain/access/roles.js";
 import type { AuthenticatedActor } from "../../domain/actor.js";
-import { DomainError, Reason, invalidField, notFound, permissionDenied } from "../../domain/errors.js";
+import { DomainError, alreadyExists, invalidField, notFound, permissionDenied } from "../../domain/errors.js";
 import { codePointLength, isUuid } from "../../domain/formats.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import { findMembershipRole, holdsRole, insertMembership } from "../../store/queries/memberships.js";
@@ -44,9 +44,7 @@ function organisationName(value: string, field: string): string {
 }
 
 function nameTaken(field: string): DomainError {
-  return new DomainError("already_exists", Reason.INVALID_FIELD, `${field}: another organisation has this name`, {
-    violations: [{ field, description: "is already used by another organisation" }],
-  });
+  return alreadyExists(field, "is already used by another organisation");
 }
 
 export function createOrganisationHandlers(deps: ServiceDeps): OrganisationHandlers<"createOrganisation" | "getOrganisation" | "updateOrganisation" | "listOrganisations" | "deleteOrganisation"> {

@@ -3,7 +3,7 @@
  * argon2id hash, and one atomic batch that writes the user and its audit row.
  * The unique index on email decides concurrent registrations of one address.
  */
-import { DomainError, Reason } from "../../domain/errors.js";
+import { Reason, alreadyExists } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
@@ -81,7 +81,7 @@ export function createRegistration(deps: RegistrationDeps) {
         ...(extra?.statements ?? []),
       ]);
     } catch (error) {
-      if (isEmailTaken(error)) throw new DomainError("already_exists", Reason.EMAIL_TAKEN, "email: already registered", { violations: [{ field: "email", description: "is already registered" }] });
+      if (isEmailTaken(error)) throw alreadyExists("email", "is already registered", Reason.EMAIL_TAKEN);
       throw error;
     }
     // Only after the commit: a rolled-back registration sends nothing.
