@@ -226,6 +226,9 @@ export function defineMfaSuite(start: () => Promise<VerificationTarget>): void {
       const resent = await auth.resendMfaCode({ challengeToken, method: MfaMethod.EMAIL });
       expect(resent.destinationHint).toBe(`${user.email[0]}***@example.com`);
       expect(Number(resent.expiresAt?.seconds) * 1000).toBeGreaterThan(Date.now());
+      // The fresh code carries the four wrong tries of the code it replaced.
+      const [latest] = await env.target.exec("select attempts from verification_codes where user_id = ? and purpose = 'mfa_email' order by created_at desc, rowid desc limit 1", [user.userId]);
+      expect(Number(latest?.attempts)).toBe(4);
       const second = codeIn(await emailTitled(user.email, "Your Latchkey sign-in code"), 8);
       expect((await rpcError(auth.completeMfaChallenge({ challengeToken, method: MfaMethod.EMAIL, code: first }))).code).toBe(Code.Unauthenticated);
       // That was the fifth wrong code: the challenge is dead, the fresh code with it.
