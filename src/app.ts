@@ -10,11 +10,13 @@ import type { Hono } from "hono";
 import type { Config } from "./config.js";
 import type { MailTransport } from "./domain/delivery.js";
 import type { Logger } from "./domain/logger.js";
+import { createPasswordStrengthCheck, type LoadPasswordDictionaries } from "./domain/passwords/strength.js";
 import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
 import { createAuthenticator } from "./services/access/authenticate.js";
 import { base64url, deriveKey } from "./domain/tokens/secrets.js";
 import { createApiKeys } from "./services/auth/api-keys.js";
 import { createAuthService } from "./services/auth/index.js";
+import { createExternalLogin } from "./services/external-login/external-login.js";
 import { createHousekeeping, type HousekeepingReport } from "./services/housekeeping.js";
 import { createSignIn } from "./services/auth/sign-in.js";
 import { createKeyRing } from "./services/tokens/key-ring.js";
@@ -38,6 +40,8 @@ export interface AppDeps {
   config: Config;
   database: Database;
   hasher: PasswordHasher;
+  /** Where the password-strength dictionaries come from (npm packages on Node, static assets on the Worker). */
+  passwordDictionaries: LoadPasswordDictionaries;
   /** 32 bytes that encrypt secrets at rest (signing keys, TOTP secrets). */
   keyEncryptionKey: Uint8Array;
   logger: Logger;
@@ -62,6 +66,13 @@ export interface App {
   readonly http: Hono;
   /** Largest accepted request message, in bytes (readMaxBytes). */
   readonly maxMessageBytes: number;
+  /**
+   * Computes the dummy password hash that makes unknown-user sign-ins cost
+   * what real ones cost, so the first such sign-in does not stand out. Node
+   * awaits it before listening; a Worker isolate, which starts on a request,
+   * runs it after its first answer rather than delaying that answer.
+   */
+  readonly warmUp: () => Promise<void>;
   /** Periodic clean-up; the runtime decides when (cron on Workers, a timer on Node). */
   readonly housekeeping: () => Promise<HousekeepingReport>;
 }
@@ -79,7 +90,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const keyRing = createKeyRing({ database, keyEncryptionKey: deps.keyEncryptionKey, clock, random, logger });
   await keyRing.ensure();
   const tokens = createTokenService({ database, keyRing, clock, random, logger, issuer: config.issuer, audience: config.audience });
-  const register = createRegistration({ database, hasher, clock, random });
+  const passwordStrength = createPasswordStrengthCheck(deps.passwordDictionaries);
+  const register = createRegistration({ database, hasher, passwordStrength, clock, random });
   const outbox = createOutbox({
     database,
     clock,
@@ -90,9 +102,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const signIn = createSignIn({ database, hasher, tokens, clock, random, config, outbox });
   await bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword });
-  // The dummy hash makes unknown-user sign-ins cost what real ones cost;
-  // computing it now keeps the first such sign-in from standing out.
-  await signIn.warmUp();
 
   const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
   const totpKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey totp secrets v1");
@@ -104,7 +113,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     services: describeServices(),
   };
   const authenticate = createAuthenticator({ database, tokens, clock });
-  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, keyRing, tokens, authenticate, register, signIn, apiKeys, pageTokenKey, totpKey, outbox, system };
+  const shared: ServiceDeps = { config, database, clock, random, logger, hasher, passwordStrength, keyRing, tokens, authenticate, register, signIn, apiKeys, pageTokenKey, totpKey, outbox, system, externalLogin: undefined as never };
+  const externalLogin = createExternalLogin(shared);
+  shared.externalLogin = externalLogin;
   const impls = {
     auth: createAuthService(shared),
     user: createUserService(shared),
@@ -127,8 +138,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       keyRing,
       ready: () => database.ping().then(() => true, () => false),
       findAvatar: (userId) => findAvatar(database.db, userId),
+      externalCallback: shared.externalLogin.callback,
+      externalLoginTestPage: config.externalLoginTestPage,
+      trustedProxies: config.trustedProxies,
     }),
     maxMessageBytes: config.maxMessageBytes,
+    warmUp: signIn.warmUp,
     housekeeping: createHousekeeping({ database, clock, logger, outbox }),
   };
 }

@@ -3,12 +3,15 @@
  * runtime/node.ts and Worker bindings only in runtime/worker.ts; everything
  * else receives this frozen object. Defaults are those of the API contract.
  */
+import { parseExternalProviders, type ExternalProvider } from "./domain/external-login.js";
 
 export interface Config {
   readonly port: number;
   readonly databaseUrl: string;
   readonly databaseSyncUrl: string | undefined;
   readonly databaseAuthToken: string | undefined;
+  /** Replica mode: milliseconds between pulls from the primary, the bound on how stale a plain read may be. */
+  readonly databaseSyncIntervalMs: number;
   /** `iss` of every token, and the origin of links in emails. */
   readonly issuer: string;
   /** `aud` of access tokens; tokens for any other audience are refused. */
@@ -37,6 +40,10 @@ export interface Config {
   /** Largest request message accepted, in bytes. */
   readonly maxMessageBytes: number;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Upstream OpenID Connect providers for external login (LATCHKEY_OIDC_PROVIDERS). */
+  readonly externalProviders: readonly ExternalProvider[];
+  /** Serve the external-login test page at /auth/external/test-page (tests only). */
+  readonly externalLoginTestPage: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -84,6 +91,24 @@ function databaseUrl(env: Env): string {
   return url(env, "DATABASE_URL", raw, ["file:", "libsql:", "http:", "https:", "ws:", "wss:"]) as string;
 }
 
+/**
+ * Which combinations of DATABASE_URL, DATABASE_SYNC_URL and
+ * DATABASE_AUTH_TOKEN make sense: a replica keeps its copy in a local file,
+ * and a token is only ever sent to a remote primary.
+ */
+function checkDatabaseCombination(url: string, syncUrl: string | undefined, authToken: string | undefined): void {
+  const local = url === ":memory:" || url.startsWith("file:");
+  if (syncUrl !== undefined && !local) {
+    throw new ConfigError("DATABASE_SYNC_URL", "an embedded replica keeps its copy in a local file: set DATABASE_URL to a file: URL (the primary goes in DATABASE_SYNC_URL)");
+  }
+  if (syncUrl !== undefined && url === ":memory:") {
+    throw new ConfigError("DATABASE_SYNC_URL", "an embedded replica needs a file: DATABASE_URL, not :memory:");
+  }
+  if (authToken !== undefined && local && syncUrl === undefined) {
+    throw new ConfigError("DATABASE_AUTH_TOKEN", "is only sent to a remote primary, but DATABASE_URL is local and DATABASE_SYNC_URL is not set");
+  }
+}
+
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 
 export function loadConfig(env: Env): Config {
@@ -101,11 +126,16 @@ export function loadConfig(env: Env): Config {
   if (encryptionKey !== undefined && decodedLength(encryptionKey) !== 32) {
     throw new ConfigError("LATCHKEY_ENCRYPTION_KEY", "must be 32 bytes in base64");
   }
-  const config: Config = {
-    port: integer(env, "PORT", 8080, 0, 65535),
+  const database = {
     databaseUrl: databaseUrl(env),
     databaseSyncUrl: url(env, "DATABASE_SYNC_URL", undefined, ["libsql:", "http:", "https:", "ws:", "wss:"]),
     databaseAuthToken: optional(env, "DATABASE_AUTH_TOKEN"),
+    databaseSyncIntervalMs: integer(env, "DATABASE_SYNC_INTERVAL_MS", 1000, 100, 600_000),
+  };
+  checkDatabaseCombination(database.databaseUrl, database.databaseSyncUrl, database.databaseAuthToken);
+  const config: Config = {
+    port: integer(env, "PORT", 8080, 0, 65535),
+    ...database,
     issuer,
     audience: optional(env, "LATCHKEY_AUDIENCE") ?? issuer,
     bootstrapAdminEmail,
@@ -118,11 +148,25 @@ export function loadConfig(env: Env): Config {
     maxQueuedHashes: integer(env, "LATCHKEY_MAX_QUEUED_HASHES", 64, 0, 10000),
     maxMessageBytes: integer(env, "LATCHKEY_MAX_MESSAGE_BYTES", 1024 * 1024 + 64 * 1024, 1024, 64 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
+    externalProviders: externalProviders(env),
+    externalLoginTestPage: optional(env, "LATCHKEY_EXTERNAL_LOGIN_TEST_PAGE") === "true",
   };
   return Object.freeze({
     ...config,
-    toJSON: () => ({ ...config, bootstrapAdminPassword: redact(bootstrapAdminPassword), encryptionKey: redact(encryptionKey), databaseAuthToken: redact(config.databaseAuthToken) }),
+    toJSON: () => ({ ...config, bootstrapAdminPassword: redact(bootstrapAdminPassword), encryptionKey: redact(encryptionKey), databaseAuthToken: redact(config.databaseAuthToken),
+      externalProviders: config.externalProviders.map((p) => ({ ...p, clientSecret: redact(p.clientSecret) })),
+    }),
   });
+}
+
+function externalProviders(env: Env): ExternalProvider[] {
+  const raw = optional(env, "LATCHKEY_OIDC_PROVIDERS");
+  if (raw === undefined) return [];
+  try {
+    return parseExternalProviders(raw);
+  } catch (error) {
+    throw new ConfigError("LATCHKEY_OIDC_PROVIDERS", (error as Error).message);
+  }
 }
 
 function redact(value: string | undefined): string | undefined {
@@ -135,4 +179,23 @@ function decodedLength(base64: string): number {
   } catch {
     return -1;
   }
+}
+
+/**
+ * The Worker's database: a remote libSQL primary when DATABASE_URL names one
+ * (reached through `@libsql/client/web`; the D1 binding is then optional and
+ * unused), else the D1 binding, which must exist. Embedded replicas need a
+ * file system, so DATABASE_SYNC_URL is refused there.
+ */
+export function workerDatabaseMode(config: Config, hasD1Binding: boolean, env: Env): "remote" | "d1" {
+  if (config.databaseSyncUrl !== undefined) {
+    throw new ConfigError("DATABASE_SYNC_URL", "embedded replicas need a file system; on Workers use a remote DATABASE_URL or the D1 binding");
+  }
+  if (optional(env, "DATABASE_URL") !== undefined) {
+    const scheme = config.databaseUrl === ":memory:" ? "memory" : new URL(config.databaseUrl).protocol;
+    if (scheme === "libsql:" || scheme === "https:" || scheme === "http:") return "remote";
+    throw new ConfigError("DATABASE_URL", "on Workers only a remote libSQL URL (libsql:, https:, http:) can be used; leave it unset to use the D1 binding");
+  }
+  if (!hasD1Binding) throw new ConfigError("DB", "the D1 binding DB is missing (see [[d1_databases]] in wrangler.toml), and DATABASE_URL names no remote libSQL database");
+  return "d1";
 }

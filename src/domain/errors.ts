@@ -45,6 +45,14 @@ export const Reason = {
   /** The mail server or SMS gateway did not accept a message; it stays in the outbox. */
   DELIVERY_FAILED: "DELIVERY_FAILED",
   INTERNAL: "INTERNAL",
+  /** An external login's state is unknown, used, expired or belongs to another login: deliberately one answer. */
+  EXTERNAL_STATE_INVALID: "EXTERNAL_STATE_INVALID",
+  /** The provider refused the code, or its ID token failed a check (signature, issuer, audience, nonce). */
+  EXTERNAL_LOGIN_FAILED: "EXTERNAL_LOGIN_FAILED",
+  /** The provider's account is unknown here and the provider does not allow sign-up. */
+  SIGN_UP_DISABLED: "SIGN_UP_DISABLED",
+  /** The change would leave the user with no way to sign in. */
+  LAST_SIGN_IN_METHOD: "LAST_SIGN_IN_METHOD",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

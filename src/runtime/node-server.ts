@@ -8,13 +8,14 @@ import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import type { App } from "../app.js";
 import { kPeerAddress } from "../services/context.js";
 import { createHealthService } from "../transport/grpc/health.js";
 import { createReflectionService, reflectionServices } from "../transport/grpc/reflection.js";
+import { withHttp1UnaryPath } from "./connect-http1-unary.js";
 import { createDualProtocolListener } from "./node-listener.js";
 
 export interface NodeServerOptions {
@@ -46,7 +47,7 @@ export async function startNodeServer(app: App, options: NodeServerOptions): Pro
   const reflection = createReflectionService(served);
   const plainRoutes = getRequestListener(app.http.fetch);
 
-  const handler = connectNodeAdapter({
+  const adapterOptions: ConnectNodeAdapterOptions = {
     routes(router) {
       app.routes(router);
       router.service(Health, health);
@@ -60,9 +61,13 @@ export async function startNodeServer(app: App, options: NodeServerOptions): Pro
     // Plain HTTP clients (curl, browsers' fetch) may post JSON without the
     // header; the content type already identifies a Connect request.
     requireConnectProtocolHeader: false,
+    // connect-node's default, spelt out because the HTTP/1.1 unary path
+    // builds its own router from these options.
+    acceptCompression: [compressionGzip, compressionBrotli],
     shutdownSignal: shutdown.signal,
     fallback: (req, res) => void plainRoutes(req, res as ServerResponse | Http2ServerResponse),
-  });
+  };
+  const handler = withHttp1UnaryPath(adapterOptions, connectNodeAdapter(adapterOptions));
 
   const listener = createDualProtocolListener(handler, { drainMs });
   const { port } = await listener.listen(options.port, options.host);

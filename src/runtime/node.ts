@@ -12,6 +12,7 @@ import { loadConfig, type Config, type Env } from "../config.js";
 import { createJsonLogger, type Logger } from "../domain/logger.js";
 import { openLibsql } from "../store/open-libsql.js";
 import { createNodeArgon2Hasher } from "./argon2-node.js";
+import { importPasswordDictionaries } from "./password-dictionaries.js";
 import { startNodeServer } from "./node-server.js";
 import { createSmtpMailTransport, noReplySender } from "./smtp-mail.js";
 
@@ -37,6 +38,7 @@ export async function main(env: Env = process.env): Promise<Running> {
     url: config.databaseUrl,
     syncUrl: config.databaseSyncUrl,
     authToken: config.databaseAuthToken,
+    syncIntervalMs: config.databaseSyncIntervalMs,
     migrationsFolder: fileURLToPath(new URL("../store/migrations", import.meta.url)),
   });
   try {
@@ -46,7 +48,8 @@ export async function main(env: Env = process.env): Promise<Running> {
     });
     const mail = config.smtpUrl ? createSmtpMailTransport(config.smtpUrl, { from: noReplySender(config.issuer) }) : undefined;
     const version = await packageVersion();
-    const app = await createApp({ config, database, hasher, keyEncryptionKey, logger, runtime: "node", mail, version });
+    const app = await createApp({ config, database, hasher, passwordDictionaries: importPasswordDictionaries, keyEncryptionKey, logger, runtime: "node", mail, version });
+    await app.warmUp();
     const server = await startNodeServer(app, {
       port: config.port,
       ready: () => database.ping().then(

@@ -1,24 +1,32 @@
 /**
  * Cloudflare Workers entry point. Gathers what the isolate offers (string
- * bindings as configuration, the D1 binding, the `LATCHKEY_ENCRYPTION_KEY`
+ * bindings as configuration, the D1 binding or a remote libSQL primary named
+ * by DATABASE_URL, the `LATCHKEY_ENCRYPTION_KEY`
  * secret, a WebAssembly password hasher) and hands it to createApp.
  *
  * Serves Connect and gRPC-Web plus the plain HTTP routes. Plain gRPC is not
  * possible on Workers (no HTTP/2 trailers); devices that need it use Node.
  */
 import type { D1Database, ExecutionContext, ScheduledController } from "@cloudflare/workers-types/index.js";
+import { createClient as createWebLibsqlClient } from "@libsql/client/web";
 import { createApp, type App } from "../app.js";
-import { loadConfig, type Env } from "../config.js";
+import { loadConfig, workerDatabaseMode, type Env } from "../config.js";
 import { createJsonLogger, type Logger } from "../domain/logger.js";
+import type { Database } from "../store/database.js";
 import { openD1 } from "../store/open-d1.js";
+import { openRemote } from "../store/open-remote.js";
 import { createConnectFetchHandler, type ConnectFetchHandler } from "../transport/connect/fetch-handler.js";
 import { createWasmArgon2Hasher } from "./argon2-worker.js";
+import { fetchPasswordDictionaries, type AssetsBinding } from "./password-dictionaries.js";
 // Inlined by the bundler: the Worker has no file system to read it from.
 import packageJson from "../../package.json" with { type: "json" };
 
 /** The bindings declared in wrangler.toml, plus secrets. */
 export interface WorkerEnv {
-  readonly DB: D1Database;
+  /** Optional when DATABASE_URL names a remote libSQL primary. */
+  readonly DB?: D1Database;
+  /** The static assets of wrangler.toml `[assets]`: the password-strength dictionaries. */
+  readonly ASSETS: AssetsBinding;
   readonly [name: string]: unknown;
 }
 
@@ -26,10 +34,9 @@ interface Ready {
   readonly app: App;
   readonly connect: ConnectFetchHandler;
   readonly logger: Logger;
+  /** Set once the isolate's first request has started App.warmUp. */
+  warming: boolean;
 }
-
-// Housekeeping is not part of App yet; the scheduled handler calls it once it
-// exists, and does nothing else meanwhile.
 
 // The isolate's memory (128 MB) is shared by every request it serves, and one
 // argon2id hash at the OWASP parameters holds about 19 MiB: two at a time,
@@ -60,14 +67,19 @@ async function start(env: WorkerEnv): Promise<Ready> {
   // reported in the same JSON shape as everything else.
   let logger = createJsonLogger("info");
   try {
-    const config = loadConfig(stringBindings(env));
+    const strings = stringBindings(env);
+    const config = loadConfig(strings);
     logger = createJsonLogger(config.logLevel);
     if (config.encryptionKey === undefined) {
       throw new StartupError(
         "LATCHKEY_ENCRYPTION_KEY is not set; add it with `wrangler secret put LATCHKEY_ENCRYPTION_KEY` (32 random bytes, base64)",
       );
     }
-    if (env.DB === undefined) throw new StartupError("the D1 binding DB is missing; see [[d1_databases]] in wrangler.toml");
+    const database: Database =
+      workerDatabaseMode(config, env.DB !== undefined, strings) === "remote"
+        ? openRemote(createWebLibsqlClient, { url: config.databaseUrl, authToken: config.databaseAuthToken })
+        : openD1(env.DB!);
+    if (env.ASSETS === undefined) throw new StartupError("the assets binding ASSETS is missing; see [assets] in wrangler.toml");
     if (config.smtpUrl) {
       // Workers cannot open SMTP connections; mail stays in the outbox for a
       // Node instance (or another sender) to deliver.
@@ -75,8 +87,9 @@ async function start(env: WorkerEnv): Promise<Ready> {
     }
     const app = await createApp({
       config,
-      database: openD1(env.DB),
+      database,
       hasher: createWasmArgon2Hasher({ maxConcurrent: MAX_CONCURRENT_HASHES, maxQueued: MAX_QUEUED_HASHES }),
+      passwordDictionaries: fetchPasswordDictionaries(env.ASSETS),
       keyEncryptionKey: decodeBase64(config.encryptionKey),
       logger,
       runtime: "worker",
@@ -87,8 +100,8 @@ async function start(env: WorkerEnv): Promise<Ready> {
       interceptors: app.interceptors,
       readMaxBytes: app.maxMessageBytes,
     });
-    logger.info("worker.started", { issuer: config.issuer });
-    return { app, connect, logger };
+    logger.info("worker.started", { issuer: config.issuer, database: database.mode });
+    return { app, connect, logger, warming: false };
   } catch (error) {
     logger.error("worker.start_failed", { error: describe(error) });
     throw error;
@@ -99,6 +112,10 @@ async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): P
   let current: Ready;
   try {
     current = await getReady(env);
+    if (!current.warming) {
+      current.warming = true;
+      ctx.waitUntil(current.app.warmUp().catch((error: unknown) => current.logger.warn("worker.warm_up_failed", { error: describe(error) })));
+    }
   } catch {
     // Already logged by start(); the caller learns nothing about the setup.
     return unavailable();

@@ -11,6 +11,7 @@ import { DEVICE_SESSIONS, deleteEndedSessions, forgetSealedSuccessors } from "..
 import { deleteExpiredMfaChallenges } from "../store/queries/second-factors.js";
 import { deleteStaleThrottles } from "../store/queries/throttles.js";
 import { deleteExpiredDeviceAuthorizations } from "../store/queries/device-authorizations.js";
+import { deleteDeadExternalLoginStates } from "../store/queries/external-logins.js";
 
 /** Ended sessions stay listable (and explain audit rows) for this long. */
 const KEEP_ENDED_SESSIONS_MS = 30 * 24 * 3600 * 1000;
@@ -34,7 +35,7 @@ export function createHousekeeping(deps: { database: Database; clock: Clock; log
   const { database, clock, logger, outbox } = deps;
   return async function housekeeping(): Promise<HousekeepingReport> {
     const now = clock.now();
-    const [sessions, successors, challenges, throttles, deviceAuthorizations, deviceSessions, deviceSuccessors] = await database.batch([
+    const [sessions, successors, challenges, throttles, deviceAuthorizations, deviceSessions, deviceSuccessors, externalStates] = await database.batch([
       deleteEndedSessions(database.db, now - KEEP_ENDED_SESSIONS_MS),
       forgetSealedSuccessors(database.db, now - KEEP_SEALED_SUCCESSOR_MS),
       deleteExpiredMfaChallenges(database.db, now - KEEP_EXPIRED_CHALLENGES_MS),
@@ -42,10 +43,11 @@ export function createHousekeeping(deps: { database: Database; clock: Clock; log
       deleteExpiredDeviceAuthorizations(database.db, now - KEEP_EXPIRED_DEVICE_AUTHORIZATIONS_MS),
       deleteEndedSessions(database.db, now - KEEP_ENDED_SESSIONS_MS, DEVICE_SESSIONS),
       forgetSealedSuccessors(database.db, now - KEEP_SEALED_SUCCESSOR_MS, DEVICE_SESSIONS),
+      deleteDeadExternalLoginStates(database.db, now),
     ]);
     const delivery = await outbox.flush({ limit: 50 });
     const report = { sessionsDeleted: sessions.length + deviceSessions.length, successorsForgotten: successors.length + deviceSuccessors.length, messagesSent: delivery.sent };
-    logger.info("housekeeping", { sessions_deleted: report.sessionsDeleted, successors_forgotten: report.successorsForgotten, messages_sent: report.messagesSent, mfa_challenges_deleted: challenges.length, throttles_deleted: throttles.length, device_authorizations_deleted: deviceAuthorizations.length });
+    logger.info("housekeeping", { sessions_deleted: report.sessionsDeleted, successors_forgotten: report.successorsForgotten, messages_sent: report.messagesSent, mfa_challenges_deleted: challenges.length, throttles_deleted: throttles.length, device_authorizations_deleted: deviceAuthorizations.length, external_login_states_deleted: externalStates.length });
     return report;
   };
 }

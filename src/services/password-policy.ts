@@ -5,7 +5,7 @@
  * invalid_argument (WEAK_PASSWORD) with the strength feedback.
  */
 import { DomainError, Reason } from "../domain/errors.js";
-import { checkPasswordStrength } from "../domain/passwords/strength.js";
+import type { PasswordStrengthCheck } from "../domain/passwords/strength.js";
 
 export interface PasswordRules {
   passwordMinLength: number;
@@ -14,11 +14,18 @@ export interface PasswordRules {
 
 /**
  * Throws unless `password` (already normalised) is long and strong enough
- * and not in the breached list; `userInputs` (email, name) count against
- * it. `field` names the request field in the violation.
+ * and not in the breached list, as `checkStrength` judges; `userInputs`
+ * (email, name) count against it. `field` names the request field in the
+ * violation.
  */
-export async function assertAcceptablePassword(password: string, userInputs: string[], profile: PasswordRules, field: string): Promise<void> {
-  const strength = await checkPasswordStrength(password, userInputs, {
+export async function assertAcceptablePassword(
+  checkStrength: PasswordStrengthCheck,
+  password: string,
+  userInputs: string[],
+  profile: PasswordRules,
+  field: string,
+): Promise<void> {
+  const strength = await checkStrength(password, userInputs, {
     minLength: profile.passwordMinLength,
     minScore: profile.passwordMinScore,
   });

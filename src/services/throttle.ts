@@ -49,7 +49,8 @@ export function createThrottles(deps: { database: Database; clock: Clock }): Thr
       const now = clock.now();
       let longest: number | undefined;
       const counted = new Set<string>();
-      for (const row of await findThrottles(db, keys)) {
+      // From the primary: a lockout set through another instance holds here at once.
+      for (const row of await findThrottles(database.primary, keys)) {
         counted.add(row.key);
         const ms = blockedForMs(row, now);
         if (ms !== undefined && (longest === undefined || ms > longest)) longest = ms;

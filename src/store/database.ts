@@ -12,6 +12,15 @@ export type DatabaseMode = "file" | "memory" | "remote" | "replica" | "d1";
 /**
  * The store handle every service receives.
  *
+ * Consistency each RPC gets (README, "Database modes and consistency"):
+ *
+ * | RPCs                                       | file, memory, remote, d1         | replica                               |
+ * |--------------------------------------------|----------------------------------|---------------------------------------|
+ * | every write (batch, single statement)      | on the primary, atomic           | on the primary, then the replica pulls |
+ * | RefreshToken, lockouts, seats, codes       | decided by conditions in a batch | the same; pre-reads via `primary`     |
+ * | ValidateToken, every bearer check          | latest commit (bound 0 s)        | the same: session reads via `primary` |
+ * | Get / List / CheckLicense and other reads  | latest commit                    | at most `replicaLagMs()` old, never behind this process's writes |
+ *
  * Writes go through `batch`: the statements of one use case (state change,
  * guards and audit row) run as one atomic transaction on every backend. D1
  * has no interactive transactions, and a batch holds the write lock only for
@@ -19,11 +28,26 @@ export type DatabaseMode = "file" | "memory" | "remote" | "replica" | "d1";
  * decisions are made by conditional statements inside the batch.
  */
 export interface Database {
+  /**
+   * Reads and single writes. In replica mode plain reads here come from the
+   * local replica (at most `replicaLagMs()` behind the primary, and never
+   * behind this process's own writes); in every other mode from the
+   * primary.
+   */
   readonly db: Db;
+  /**
+   * Reads that must see the latest commit of any instance: the reads a
+   * write's decision starts from (refresh rotation, lockout counters) and
+   * the session and user state behind ValidateToken. The same handle as
+   * `db` except in replica mode.
+   */
+  readonly primary: Db;
   readonly mode: DatabaseMode;
   batch<T extends readonly [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>(queries: T): Promise<BatchResponse<T>>;
-  /** Resolves when the database answers a trivial query. */
+  /** Resolves when the database (the primary) answers a trivial query. */
   ping(): Promise<void>;
+  /** Replica mode only: milliseconds since the replica last caught up with the primary. */
+  readonly replicaLagMs?: (() => number) | undefined;
   close(): void;
 }
 

@@ -16,6 +16,8 @@ export function openD1(binding: D1Database): Database {
   const db = drizzle(binding, { schema, casing: "snake_case" });
   return {
     db,
+    // D1 reads and writes reach the one primary of the database.
+    primary: db,
     mode: "d1",
     batch: (queries) => db.batch(queries),
     ping: async () => {

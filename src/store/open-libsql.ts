@@ -13,11 +13,10 @@ import {
   type Value,
 } from "@libsql/client";
 import Libsql from "libsql";
-import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/libsql";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
-import type { Database, DatabaseMode } from "./database.js";
-import { schema } from "./database.js";
+import type { Database, Schema } from "./database.js";
+import { REMOTE_CONCURRENCY, createRoutingClient, databaseOverClient, libsqlModeOf, openRemote } from "./open-remote.js";
 
 export interface LibsqlOptions {
   url: string;
@@ -25,13 +24,12 @@ export interface LibsqlOptions {
   authToken?: string | undefined;
   /** Applies the named migrations of this folder before returning. */
   migrationsFolder?: string | undefined;
+  /** Replica mode: how often the replica pulls from the primary (default 1 s). */
+  syncIntervalMs?: number | undefined;
 }
 
-function modeOf(options: LibsqlOptions): DatabaseMode {
-  if (options.url === ":memory:") return "memory";
-  if (options.syncUrl) return "replica";
-  return options.url.startsWith("file:") ? "file" : "remote";
-}
+/** Replica mode: the default period of pulls from the primary, which bounds how stale a plain read can be. */
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
 
 /** The path the `libsql` driver opens for a `file:` URL or `:memory:`. */
 export function localPath(url: string): string {
@@ -44,54 +42,94 @@ export function localPath(url: string): string {
 }
 
 /**
- * Opens a libSQL database on Node: a local file (WAL, busy timeout, foreign
- * keys), an in-memory database, a remote primary, or an embedded replica.
- *
- * Local files and in-memory databases use one connection that keeps its
- * statements prepared (createLocalClient); remote databases and replicas use
- * `@libsql/client`.
+ * Opens a libSQL database on Node:
+ * - `file:` and `:memory:`: one local connection that keeps its statements
+ *   prepared (createLocalClient), WAL, busy timeout, foreign keys;
+ * - a remote primary (`libsql:`, `https:`, `http:`, `ws:`, `wss:`) through
+ *   `@libsql/client`: every statement and batch reaches the primary;
+ * - an embedded replica (`file:` URL plus `syncUrl`): a local copy that
+ *   pulls from the primary every `syncIntervalMs` and after each of this
+ *   process's writes; plain reads are served from it, while writes, batches
+ *   and `Database.primary` reads go to the primary over a second, remote
+ *   client.
  */
 export async function openLibsql(options: LibsqlOptions): Promise<Database> {
-  const mode = modeOf(options);
-  const config: ClientConfig = {
-    url: options.url,
-    authToken: options.authToken,
-    syncUrl: options.syncUrl,
-    // One connection: statements run synchronously on the event loop, so a
-    // second connection would add lock contention and nothing else, and the
-    // per-connection pragmas below hold for every statement.
-    concurrency: 1,
-    timeout: 5000,
-  } as ClientConfig;
-  const client = mode === "file" || mode === "memory" ? createLocalClient(localPath(options.url), { timeoutMs: 5000 }) : createClient(config);
+  const mode = libsqlModeOf(options.url, options.syncUrl);
+  let database: Database;
   if (mode === "file" || mode === "memory") {
+    const client = createLocalClient(localPath(options.url), { timeoutMs: 5000 });
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
     await client.execute("PRAGMA busy_timeout = 5000");
+    await client.execute("PRAGMA foreign_keys = ON");
+    database = databaseOverClient(client, { mode });
+  } else if (mode === "remote") {
+    // A libSQL server opens a connection per stream, so a connection pragma
+    // sent now would not hold for later requests; libSQL enforces foreign
+    // keys on new connections by default.
+    database = openRemote(createClient, { url: options.url, authToken: options.authToken });
+  } else {
+    database = await openReplica({ ...options, syncUrl: options.syncUrl! });
   }
-  await client.execute("PRAGMA foreign_keys = ON");
-  preferWriteBatches(client);
-  const db = drizzle(client, { schema, casing: "snake_case" });
-  if (options.migrationsFolder) await migrate(db, { migrationsFolder: options.migrationsFolder });
-  return {
-    db,
-    mode,
-    batch: (queries) => db.batch(queries),
-    ping: async () => {
-      await db.run(sql`select 1`);
-    },
-    close: () => client.close(),
-  };
+  try {
+    if (options.migrationsFolder) await migrate(database.db as LibSQLDatabase<Schema>, { migrationsFolder: options.migrationsFolder });
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  return database;
 }
 
-/**
- * Batches start as write transactions (BEGIN IMMEDIATE): the lock is taken
- * before the first statement, so a batch never fails half-way because a
- * concurrent writer moved the snapshot it read.
- */
-function preferWriteBatches(client: Client): void {
-  const batch = client.batch.bind(client);
-  client.batch = (stmts, mode = "write") => batch(stmts, mode);
+async function openReplica(options: LibsqlOptions & { syncUrl: string }): Promise<Database> {
+  const primary = createClient({ url: options.syncUrl, authToken: options.authToken, concurrency: REMOTE_CONCURRENCY });
+  // The replica client pulls only when asked (no syncInterval), so the time
+  // of the last successful pull is known here and GetSystemInfo can report it.
+  // Creating it performs the first handshake with the primary synchronously,
+  // blocking the event loop until the primary answers: at start-up only.
+  const replica = createClient({ url: options.url, syncUrl: options.syncUrl, authToken: options.authToken } as ClientConfig);
+  let lastSyncAt = 0;
+  let syncing: Promise<void> | undefined;
+  const sync = (): Promise<void> => {
+    syncing ??= replica
+      .sync()
+      .then(() => {
+        lastSyncAt = Date.now();
+      })
+      .finally(() => {
+        syncing = undefined;
+      });
+    return syncing;
+  };
+  try {
+    await sync();
+  } catch (error) {
+    primary.close();
+    replica.close();
+    throw new Error(`the embedded replica could not sync from DATABASE_SYNC_URL: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const timer = setInterval(() => {
+    // A failed pull leaves lastSyncAt alone: the lag GetSystemInfo reports grows.
+    sync().catch(() => undefined);
+  }, options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS);
+  timer.unref();
+  return databaseOverClient(primary, {
+    mode: "replica",
+    // A write has committed once the primary answered: a failed pull after
+    // it must not fail the call (the caller could repeat the write). The lag
+    // reported grows until a pull succeeds.
+    // A pull already under way may have started before the write committed:
+    // wait for it, then pull again, so this process reads its own writes.
+    reads: createRoutingClient(primary, replica, async () => {
+      await syncing?.catch(() => undefined);
+      await sync().catch(() => undefined);
+    }),
+    replicaLagMs: () => Date.now() - lastSyncAt,
+    close: () => {
+      clearInterval(timer);
+      primary.close();
+      replica.close();
+    },
+  });
 }
 
 /** Statements kept prepared on a local connection; the least recently used is dropped first. */

@@ -6,7 +6,7 @@
  *
  * Knobs (environment):
  *   BENCH_SECONDS       measured seconds per load (default 5; each has a 1 s warm-up)
- *   BENCH_ONLY          comma list of phases: baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses
+ *   BENCH_ONLY          comma list of phases: baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses,worker
  *                       (e.g. BENCH_ONLY=listusers runs only the ListUsers case)
  *   BENCH_LIST_SECONDS  measured seconds per ListUsers shape (default 3, at most BENCH_SECONDS)
  *   BENCH_SERVER_ROOT   project directory whose server to start (default: this one)
@@ -27,11 +27,12 @@ import { checkListLicensesCase, LIST_LICENSES, listLicensesCases, measureListLic
 import { checkListUsersCase, LIST_USERS, listUsersCases, measureListUsersCase, seedListUsers } from "./list-users.js";
 import { fmt, renderTable, type Row } from "./report.js";
 import { BOOTSTRAP_ADMIN, startBenchServer, type BenchServer } from "./server.js";
+import { measureWorker } from "./worker.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SERVER_ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? ROOT);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses").split(",").map((s) => s.trim()));
+const PHASES = new Set((process.env.BENCH_ONLY ?? "baseline,validate,floor,checklicense,signin,refresh,mixed,listusers,listlicenses,worker").split(",").map((s) => s.trim()));
 const LIST_SECONDS = Number(process.env.BENCH_LIST_SECONDS ?? Math.min(SECONDS, 3));
 const SERVER_FLAGS = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
 const SERVER_ENV = Object.fromEntries(
@@ -50,6 +51,8 @@ const TARGETS = {
   listUsersP99Ms: 20,
   listLicensesP99Ms: 20,
   peakRssMiB: 150,
+  workerBundleGzipKiB: 400,
+  workerFirstRequestMs: 50,
 };
 
 const USERS = 8;
@@ -436,6 +439,35 @@ async function main() {
     await cleanUp();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+
+  // The Worker inside workerd, after the Node server has stopped.
+  if (PHASES.has("worker")) {
+    log("worker: bundling and starting workerd…");
+    const worker = await measureWorker(SECONDS, log);
+    results.worker = worker;
+    rows.push({
+      figure: "Worker upload (wrangler deploy --dry-run, gzip)",
+      value: `${worker.bundle.gzipKib.toFixed(0)} KiB (${worker.bundle.kib.toFixed(0)} KiB raw)`,
+      target: `≤ ${TARGETS.workerBundleGzipKiB} KiB`,
+      met: worker.bundle.gzipKib <= TARGETS.workerBundleGzipKiB,
+    });
+    rows.push({
+      figure: `Worker first answer, fresh isolate (median of ${worker.coldStarts.length})`,
+      value: `${fmt.ms(worker.firstRequestMedianMs)}  (second answer ${fmt.ms(worker.coldStarts[0]!.secondRequestMs)}; plain Worker ${fmt.ms(worker.plainFirstRequestMedianMs)})`,
+      target: `≤ ${TARGETS.workerFirstRequestMs} ms`,
+      ratio: fmt.ratio(worker.firstRequestMedianMs / worker.plainFirstRequestMedianMs),
+      met: worker.firstRequestMedianMs <= TARGETS.workerFirstRequestMs,
+    });
+    describe("Worker GET /healthz @32", worker.healthz);
+    describe("Worker ValidateToken @32", worker.validate);
+    const ratio = worker.validate.okRps / worker.healthz.okRps;
+    rows.push({ figure: "Worker GET /healthz @32 conn", value: `${fmt.rps(worker.healthz.okRps)}  p50 ${fmt.ms(worker.healthz.p50)}  p99 ${fmt.ms(worker.healthz.p99)}` });
+    rows.push({
+      figure: "Worker ValidateToken (Connect JSON) @32 conn",
+      value: `${fmt.rps(worker.validate.okRps)}  p50 ${fmt.ms(worker.validate.p50)}  p99 ${fmt.ms(worker.validate.p99)}`,
+      ratio: fmt.ratio(ratio),
+    });
   }
 
   const table = renderTable(rows);

@@ -31,7 +31,7 @@ let ready = true;
 beforeAll(async () => {
   const http = new Hono();
   http.get("/healthz", (c) => c.text("ok"));
-  const app: App = { routes: () => {}, interceptors: [], services: [], http, maxMessageBytes: 1024 * 1024, housekeeping: async () => ({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 }) };
+  const app: App = { routes: () => {}, interceptors: [], services: [], http, maxMessageBytes: 1024 * 1024, warmUp: async () => {}, housekeeping: async () => ({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 }) };
   server = await startNodeServer(app, { port: 0, host: "127.0.0.1", ready: async () => ready, drainMs: 500 });
 });
 
@@ -82,7 +82,7 @@ describe("grpc.health.v1.Health", () => {
 
 describe("shutdown", () => {
   it("tells Watch streams NOT_SERVING and ends them, so close() need not wait for the drain", async () => {
-    const app: App = { routes: () => {}, interceptors: [], services: [], http: new Hono(), maxMessageBytes: 1024, housekeeping: async () => ({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 }) };
+    const app: App = { routes: () => {}, interceptors: [], services: [], http: new Hono(), maxMessageBytes: 1024, warmUp: async () => {}, housekeeping: async () => ({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 }) };
     const own = await startNodeServer(app, { port: 0, host: "127.0.0.1", ready: async () => true, drainMs: 10_000 });
     const health = createClient(Health, createGrpcTransport({ baseUrl: own.url }));
     const statuses: ServingStatus[] = [];
@@ -174,6 +174,7 @@ describe("reflection of Latchkey's own descriptors", () => {
       services: [AuthService, UserService],
       http: new Hono(),
       maxMessageBytes: 1024 * 1024,
+      warmUp: async () => {},
       housekeeping: async () => ({ sessionsDeleted: 0, successorsForgotten: 0, messagesSent: 0 }),
     };
     latchkey = await startNodeServer(app, { port: 0, host: "127.0.0.1", ready: async () => true, drainMs: 500 });

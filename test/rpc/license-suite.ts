@@ -411,5 +411,27 @@ export function defineLicenseSuite(start: () => Promise<RpcTarget>): void {
       expect(byAgreement.licenses.map((l) => l.uuid).sort()).toEqual(all.filter((l) => l.agreement!.uuid === vision).map((l) => l.uuid).sort());
       expect(byAgreement.totalSize).toBe(4);
     });
+
+    it("keeps total_size right as licences come and their holder organisation goes", async () => {
+      const leaving = await organisationWithOwner("leaving");
+      const vision = all[0]!.agreement!.uuid;
+      const totals = async () => Promise.all([list({}), list({ kind: "subscription" }), list({ agreement: vision }), list({ q: `vision ${tag}` })].map(async (answer) => (await answer).totalSize));
+      const before = await totals();
+      for (let i = 0; i < 2; i++) {
+        await licenses.createLicense({ providerOrganisationId: provider.id, organisationId: leaving.id, agreementUuid: vision, maxDevices: 1 }, bearer(provider.owner.token));
+      }
+      expect(await totals()).toEqual(before.map((n) => n + 2));
+      await orgs.deleteOrganisation({ organisationId: leaving.id }, bearer(leaving.owner.token));
+      expect(await totals()).toEqual(before);
+    });
+
+    it("skips an offset into a filtered list, and into one ordered by several fields", async () => {
+      const trials = (await list({ kind: "trial", orderBy: "-expires_at" })).licenses.map((l) => l.uuid);
+      expect((await list({ kind: "trial", orderBy: "-expires_at", offset: 1, limit: 2 })).licenses.map((l) => l.uuid)).toEqual(trials.slice(1, 3));
+      const names = (await list({ q: "vision", orderBy: "starts_at" })).licenses.map((l) => l.uuid);
+      expect((await list({ q: "vision", orderBy: "starts_at", offset: 2, limit: 2 })).licenses.map((l) => l.uuid)).toEqual(names.slice(2, 4));
+      const several = (await list({ orderBy: "agreement_name,-starts_at" })).licenses.map((l) => l.uuid);
+      expect((await list({ orderBy: "agreement_name,-starts_at", offset: 5, limit: 3 })).licenses.map((l) => l.uuid)).toEqual(several.slice(5, 8));
+    });
   });
 }

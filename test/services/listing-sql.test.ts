@@ -130,6 +130,7 @@ function generate(n: number): UserRow[] {
       title: pick(["", "Team Lead", "engineer", "Lead*Dev"]),
       department: pick(["", "R&D", "Sales"]),
       passwordHash: "unused",
+      passwordSet: true,
       state: pick(STATES),
       superAdmin: false,
       emailVerifiedAt: next() < 0.6 ? createdAt + DAY : null,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { AdminService } from "../../gen/latchkey/admin/v1/admin_service_pb.js";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { createApp } from "../../src/app.js";
+import { importPasswordDictionaries } from "../../src/runtime/password-dictionaries.js";
 import { loadConfig } from "../../src/config.js";
 import { createNodeArgon2Hasher } from "../../src/runtime/argon2-node.js";
 import { webCryptoRandom } from "../../src/domain/ports.js";
@@ -177,6 +178,7 @@ describe("updating a profile while another update lands", () => {
     const own = await openLibsql({ url: `file:${join(dir, "racing.db")}`, migrationsFolder: fileURLToPath(new URL("../../src/store/migrations", import.meta.url)) });
     const racing: Database = {
       db: own.db,
+      primary: own.primary,
       mode: own.mode,
       ping: () => own.ping(),
       close: () => own.close(),
@@ -198,6 +200,7 @@ describe("updating a profile while another update lands", () => {
       config: loadConfig({ LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: email, LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: password, LOG_LEVEL: "silent" }),
       database: racing,
       hasher,
+      passwordDictionaries: importPasswordDictionaries,
       keyEncryptionKey: KEY_ENCRYPTION_KEY,
       logger: captureLogger(),
       runtime: "node",

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApp, type App } from "../../src/app.js";
+import { importPasswordDictionaries } from "../../src/runtime/password-dictionaries.js";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/domain/logger.js";
 import type { Clock } from "../../src/domain/ports.js";
@@ -46,6 +47,7 @@ export async function startInProcess(options: { env?: Record<string, string>; cl
     config: loadConfig({ LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: "root@latchkey.test", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: "correct horse battery staple 42", ...options.env }),
     database,
     hasher: createNodeArgon2Hasher({ maxConcurrent: 4, maxQueued: 64 }),
+    passwordDictionaries: importPasswordDictionaries,
     keyEncryptionKey: KEY_ENCRYPTION_KEY,
     logger,
     clock: options.clock,

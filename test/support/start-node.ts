@@ -8,9 +8,33 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/runtime/node.js";
+import Libsql from "libsql";
 import type { RpcTarget } from "./target.js";
 
 export const BOOTSTRAP_ADMIN = { email: "root@latchkey.test", password: "correct horse battery staple 42" };
+
+/** The clients of every protocol the Node server speaks, for `baseUrl`. */
+export function nodeTransports(baseUrl: string): RpcTarget["transports"] {
+  return {
+    connect: createConnectTransport({ baseUrl, httpVersion: "1.1" }),
+    grpcWeb: createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
+    grpc: createGrpcTransport({ baseUrl }),
+  };
+}
+
+/** Runs SQL on a libSQL file directly (beside the server), for arranging and inspecting state. */
+export function directSql(file: string): Pick<RpcTarget, "exec"> & { close(): void } {
+  const connection = new Libsql(file, { timeout: 5000 });
+  return {
+    async exec(statement, args = []) {
+      const prepared = connection.prepare(statement);
+      if (prepared.reader) return (prepared.all(args) as Record<string, unknown>[]).map((row) => ({ ...row }));
+      prepared.run(args);
+      return [];
+    },
+    close: () => connection.close(),
+  };
+}
 
 export async function startNode(env: Record<string, string> = {}): Promise<RpcTarget & { dbFile: string }> {
   const dir = await mkdtemp(join(tmpdir(), "latchkey-"));
@@ -30,11 +54,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<RpcTa
     baseUrl,
     dbFile,
     fetch: (input, init) => fetch(input, init),
-    transports: {
-      connect: createConnectTransport({ baseUrl, httpVersion: "1.1" }),
-      grpcWeb: createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }),
-      grpc: createGrpcTransport({ baseUrl }),
-    },
+    transports: nodeTransports(baseUrl),
     async exec(statement, args = []) {
       const result = await sql.execute({ sql: statement, args });
       return result.rows.map((row) => ({ ...row }));

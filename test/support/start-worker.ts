@@ -22,6 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const DEFAULT_ENTRY = "src/runtime/worker.ts";
 const MIGRATIONS_DIR = join(ROOT, "src/store/migrations");
 const BUNDLE_CACHE = join(ROOT, ".wrangler/test-bundles");
+const ASSETS_DIR = join(ROOT, "dist/worker-assets");
 
 export interface StartWorkerOptions {
   /** Worker entry, relative to the repository root. */
@@ -34,6 +35,14 @@ export interface StartWorkerOptions {
   aliases?: Record<string, string>;
   /** String bindings added to (or replacing) the defaults below. */
   bindings?: Record<string, string>;
+  /**
+   * Keeps the D1 database in this directory instead of in memory, so a second
+   * Worker started on it meets the state the first one left (a fresh isolate
+   * on an existing database, as after a deploy).
+   */
+  persistDir?: string;
+  /** Applies the migrations after start (default); false for a database that has them. */
+  migrate?: boolean;
 }
 
 export interface StartedWorker {
@@ -78,6 +87,13 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
     compatibilityDate,
     compatibilityFlags,
     d1Databases: { DB: "latchkey-test" },
+    // wrangler.toml [assets]: written by its [build] command during bundling.
+    assets: {
+      directory: ASSETS_DIR,
+      binding: "ASSETS",
+      routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+    },
+    ...(options.persistDir === undefined ? {} : { d1Persist: options.persistDir }),
     bindings,
     host: "127.0.0.1",
     port: 0,
@@ -99,7 +115,7 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Sta
     const url = (await mf.ready).toString().replace(/\/$/, "");
     const startMs = performance.now() - started;
     const migrating = performance.now();
-    await applyMigrations(mf);
+    if (options.migrate ?? true) await applyMigrations(mf);
     const migrateMs = performance.now() - migrating;
 
     return {

@@ -1,13 +1,15 @@
 import { dictionary as commonDictionary } from "@zxcvbn-ts/language-common";
 import { describe, expect, it } from "vitest";
+import { importPasswordDictionaries } from "../../src/runtime/password-dictionaries.js";
 import {
-  checkPasswordStrength,
+  createPasswordStrengthCheck,
   countCodePoints,
   MAX_PASSWORD_CODE_POINTS,
   normalisePassword,
   passwordForHashing,
 } from "../../src/domain/passwords/strength.js";
 
+const checkPasswordStrength = createPasswordStrengthCheck(importPasswordDictionaries);
 const policy = { minLength: 12, minScore: 3 };
 const jane = ["jane.doe@acme-widgets.com", "Jane Doe"];
 

@@ -76,8 +76,20 @@ describe("worker (workerd + D1)", () => {
     expect(response.status).toBe(404);
   });
 
-  it("runs the scheduled handler", async () => {
-    await expect(worker.scheduled()).resolves.toBeUndefined();
+  it("runs housekeeping from the scheduled handler", async () => {
+    const quietFor = 3 * 24 * 3600 * 1000;
+    const stale = Date.now() - quietFor;
+    await worker.exec("insert into throttles (key, hits, window_started_at, blocked_until, strikes, updated_at) values (?, 1, ?, null, 0, ?), (?, 1, ?, null, 0, ?)", [
+      "smoke:stale",
+      stale,
+      stale,
+      "smoke:recent",
+      Date.now(),
+      Date.now(),
+    ]);
+    await worker.scheduled();
+    const left = await worker.exec("select key from throttles where key like 'smoke:%' order by key");
+    expect(left).toEqual([{ key: "smoke:recent" }]);
   });
 
   // The same clients an RPC suite uses against Node, over each protocol the

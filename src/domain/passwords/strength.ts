@@ -5,9 +5,12 @@
  * expiry: those push people to predictable patterns.
  *
  * Pure, and the same on Node and inside workerd. The zxcvbn dictionaries
- * (some 60 MiB once loaded and ranked) are imported on the first check, so a
- * process or isolate that never checks a password never holds them; that is
- * why checkPasswordStrength is async.
+ * (some 60 MiB once loaded and ranked) come from the runtime through
+ * LoadPasswordDictionaries on the first check, so a process or isolate that
+ * never checks a password never holds them; that is why checks are async.
+ * Node imports them from their npm packages; the Worker fetches them from its
+ * static assets, which keeps some 1.6 MB of word lists out of the script that
+ * every cold isolate must parse.
  */
 import type { OptionsType, Score, ZxcvbnFactory } from "@zxcvbn-ts/core";
 
@@ -100,7 +103,28 @@ export function passwordForHashing(password: string): string | undefined {
  */
 const MAX_RAW_UTF16_UNITS = MAX_PASSWORD_CODE_POINTS * 8;
 
-export async function checkPasswordStrength(password: string, userInputs: string[], policy: PasswordPolicy): Promise<PasswordStrength> {
+/**
+ * What zxcvbn judges with: word lists by name (the common-password list is
+ * `passwords-common`), keyboard adjacency graphs, and the English feedback.
+ */
+export interface PasswordDictionaries {
+  dictionary: Record<string, ReadonlyArray<string | number>>;
+  adjacencyGraphs: NonNullable<OptionsType["graphs"]>;
+  translations: NonNullable<OptionsType["translations"]>;
+}
+
+/** Supplies the dictionaries; called once, on the first check (again only after a failure). */
+export type LoadPasswordDictionaries = () => Promise<PasswordDictionaries>;
+
+export type PasswordStrengthCheck = (password: string, userInputs: string[], policy: PasswordPolicy) => Promise<PasswordStrength>;
+
+/** The strength check over the dictionaries `load` supplies. */
+export function createPasswordStrengthCheck(load: LoadPasswordDictionaries): PasswordStrengthCheck {
+  const loadZxcvbn = memoiseUntilFailure(() => buildZxcvbn(load));
+  return (password, userInputs, policy) => checkPasswordStrength(loadZxcvbn, password, userInputs, policy);
+}
+
+async function checkPasswordStrength(loadZxcvbn: () => Promise<Loaded>, password: string, userInputs: string[], policy: PasswordPolicy): Promise<PasswordStrength> {
   const base = { minLength: policy.minLength, minScore: policy.minScore };
 
   if (password.length > MAX_RAW_UTF16_UNITS) return tooLongResult(base);
@@ -222,34 +246,37 @@ interface Loaded {
   userInputsWarning: string;
 }
 
-// Loaded and built on first use: importing the dictionaries and ranking them
-// takes a few hundred milliseconds and tens of MiB, which processes (and
-// Worker isolates) that never check a password skip.
-let loading: Promise<Loaded> | undefined;
+async function buildZxcvbn(load: LoadPasswordDictionaries): Promise<Loaded> {
+  const [{ ZxcvbnFactory }, { dictionary, adjacencyGraphs, translations }] = await Promise.all([import("@zxcvbn-ts/core"), load()]);
+  const options: OptionsType = {
+    dictionary: dictionary as OptionsType["dictionary"],
+    graphs: adjacencyGraphs,
+    translations,
+    maxLength: ANALYSED_LENGTH,
+    l33tMaxSubstitutions: LEET_VARIANTS,
+  };
+  return {
+    zxcvbn: new ZxcvbnFactory(options),
+    breachedPasswords: new Set((dictionary["passwords-common"] ?? []).map((p) => String(p).toLowerCase())),
+    userInputsWarning: translations.warnings.userInputs,
+  };
+}
 
-function loadZxcvbn(): Promise<Loaded> {
-  loading ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
-      import("@zxcvbn-ts/core"),
-      import("@zxcvbn-ts/language-common"),
-      import("@zxcvbn-ts/language-en"),
-    ]);
-    const options: OptionsType = {
-      dictionary: { ...common.dictionary, ...en.dictionary },
-      graphs: common.adjacencyGraphs,
-      translations: en.translations,
-      maxLength: ANALYSED_LENGTH,
-      l33tMaxSubstitutions: LEET_VARIANTS,
-    };
-    return {
-      zxcvbn: new ZxcvbnFactory(options),
-      breachedPasswords: new Set(common.dictionary["passwords-common"].map((p) => String(p).toLowerCase())),
-      userInputsWarning: en.translations.warnings.userInputs,
-    };
-  })();
-  // A failed load is tried again by the next check rather than remembered.
-  loading.catch(() => {
-    loading = undefined;
-  });
-  return loading;
+/**
+ * Runs `make` once and shares its promise: importing the dictionaries and
+ * ranking them takes a few hundred milliseconds and tens of MiB. A failure is
+ * not remembered, so the next call tries again.
+ */
+function memoiseUntilFailure<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (pending === undefined) {
+      const started = make();
+      pending = started;
+      started.catch(() => {
+        if (pending === started) pending = undefined;
+      });
+    }
+    return pending;
+  };
 }

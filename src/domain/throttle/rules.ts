@@ -116,6 +116,8 @@ export const ADDRESS_RULES = {
   passwordResetRequests: { limit: 30, windowMs: 15 * MINUTE, blockMs: 15 * MINUTE, maxBlockMs: 4 * HOUR, forgetAfterMs: DAY },
   /** CompletePasswordReset requests, whatever the email and code. */
   passwordResetCompletions: { limit: 30, windowMs: 15 * MINUTE, blockMs: 15 * MINUTE, maxBlockMs: 4 * HOUR, forgetAfterMs: DAY },
+  /** StartExternalLogin requests: each stores a state row until it expires. */
+  externalLoginStarts: { limit: 100, windowMs: 15 * MINUTE, blockMs: 15 * MINUTE, maxBlockMs: 4 * HOUR, forgetAfterMs: DAY },
 } as const satisfies Record<string, ThrottleRule>;
 
 /**
@@ -137,7 +139,7 @@ export const throttleKeys = {
   async resetMails(normalisedEmail: string): Promise<string> {
     return `password_reset:email:${await sha256Hex(`latchkey account\n${normalisedEmail}`)}`;
   },
-  address(action: "sign_in" | "password_reset" | "password_reset_complete", clientAddress: string): string {
+  address(action: "sign_in" | "password_reset" | "password_reset_complete" | "external_login_start", clientAddress: string): string {
     return `${action}:address:${clientAddress.slice(0, 64)}`;
   },
 };

@@ -42,8 +42,8 @@ export function createSystemHandlers(deps: ServiceDeps): AdminHandlers<"getSyste
         uptimeSeconds: BigInt(Math.max(0, Math.floor((now - system.startedAt) / 1000))),
         runtime: system.runtime,
         databaseMode: database.mode,
-        // The libSQL client keeps no time of its last replica sync, so there is no lag to report.
-        replicaLagMs: 0n,
+        // Time since the replica's last successful pull, an upper bound on how stale its reads are; 0 when every read reaches the primary.
+        replicaLagMs: BigInt(Math.max(0, Math.round(database.replicaLagMs?.() ?? 0))),
       };
     },
 

@@ -5,7 +5,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { SubjectKind } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { invalidCredentials, invalidField, notFound } from "../../domain/errors.js";
-import { checkPasswordStrength, normalisePassword } from "../../domain/passwords/strength.js";
+import { normalisePassword } from "../../domain/passwords/strength.js";
 import { prefixOf } from "../access/api-key-format.js";
 import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
@@ -16,10 +16,11 @@ import { actorOf, clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
 import { toProtoUser } from "../user/to-proto.js";
 import { createDeviceAuthorizationHandlers } from "./device-authorization.js";
-import { createMfaHandlers, toProtoMethods } from "./mfa.js";
+import { createMfaHandlers } from "./mfa.js";
 import { createPasswordHandlers } from "./passwords.js";
-import { toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
+import { toProtoSignInResult, toProtoTokenInfo, toProtoTokenPair } from "./to-proto.js";
 import { createSessionHandlers } from "./sessions.js";
+import { createExternalLoginHandlers } from "../external-login/handlers.js";
 
 export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthService> {
   const { database, tokens, signIn, apiKeys } = deps;
@@ -28,10 +29,11 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     ...createPasswordHandlers(deps),
     ...createMfaHandlers(deps),
     ...createDeviceAuthorizationHandlers(deps),
+    ...createExternalLoginHandlers(deps),
     async checkPasswordStrength(req) {
       const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
       if (!profile) throw new Error("the default security profile is missing");
-      const result = await checkPasswordStrength(normalisePassword(req.password), req.userInputs, {
+      const result = await deps.passwordStrength(normalisePassword(req.password), req.userInputs, {
         minLength: profile.passwordMinLength,
         minScore: profile.passwordMinScore,
       });
@@ -52,16 +54,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
         throw invalidField("email", "is required");
       }
       const result = await signIn({ email, password: req.password, keepLoggedIn: req.keepLoggedIn, deviceName: req.deviceName }, clientOf(ctx));
-      if (result.kind === "mfa") {
-        const challenge = {
-          challengeToken: result.challengeToken,
-          methods: toProtoMethods(result.methods),
-          expiresAt: timestampFromMs(result.expiresAt),
-          codeSentTo: result.codeSentTo,
-        };
-        return { result: { case: "mfaRequired", value: challenge } };
-      }
-      return { result: { case: "tokens", value: toProtoTokenPair(result.pair) } };
+      return { result: toProtoSignInResult(result) };
     },
 
     async refreshToken(req, ctx) {

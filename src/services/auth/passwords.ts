@@ -61,7 +61,7 @@ interface Replacement {
 }
 
 export function createPasswordHandlers(deps: ServiceDeps): PasswordHandlers {
-  const { database, hasher, clock, random, config, outbox } = deps;
+  const { database, hasher, passwordStrength, clock, random, config, outbox } = deps;
   const db = database.db;
   const throttles = createThrottles({ database, clock });
 
@@ -73,7 +73,7 @@ export function createPasswordHandlers(deps: ServiceDeps): PasswordHandlers {
 
   /** Throws invalid_argument unless `password` may become the account's password. */
   async function assertNewPassword(user: UserRow, profile: SecurityProfileRow, password: string): Promise<void> {
-    await assertAcceptablePassword(password, accountWords(user), profile, "new_password");
+    await assertAcceptablePassword(passwordStrength, password, accountWords(user), profile, "new_password");
     const remembered = profile.passwordHistoryLength;
     if (remembered <= 0) return;
     const recent = [user.passwordHash, ...(await findPasswordHistory(db, user.id, remembered - 1))];

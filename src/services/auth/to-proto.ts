@@ -3,6 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { TokenClaimsSchema, TokenHeaderSchema, TokenPairSchema, type TokenPair } from "../../../gen/latchkey/auth/v1/token_pb.js";
 import type { VerifiedAccessToken } from "../../domain/tokens/access-token.js";
 import type { IssuedPair } from "../tokens/token-service.js";
+import { toProtoMethods } from "./mfa.js";
+import type { SignInResult } from "./sign-in.js";
 
 export function toProtoTokenPair(pair: IssuedPair): TokenPair {
   return create(TokenPairSchema, {
@@ -30,4 +32,18 @@ export function toProtoTokenInfo(token: VerifiedAccessToken) {
       sid: claims.sid,
     }),
   };
+}
+
+/** The `result` oneof of SignIn and CompleteExternalLogin: tokens, or the second factor still owed. */
+export function toProtoSignInResult(result: SignInResult) {
+  if (result.kind === "mfa") {
+    const challenge = {
+      challengeToken: result.challengeToken,
+      methods: toProtoMethods(result.methods),
+      expiresAt: timestampFromMs(result.expiresAt),
+      codeSentTo: result.codeSentTo,
+    };
+    return { case: "mfaRequired" as const, value: challenge };
+  }
+  return { case: "tokens" as const, value: toProtoTokenPair(result.pair) };
 }

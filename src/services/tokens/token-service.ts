@@ -131,6 +131,10 @@ const SUCCESSOR_KEY_PURPOSE = "latchkey refresh-token successor v1";
 export function createTokenService(deps: TokenServiceDeps) {
   const { database, keyRing, clock, random, logger, issuer, audience } = deps;
   const db = database.db;
+  // Reads a decision starts from, and the session state every token check
+  // needs, must see other instances' latest commits: they go to the primary
+  // even where plain reads come from a replica.
+  const primary = database.primary;
   // Signatures are checked once per token; times, key and session on every call.
   const verifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, capacity: deps.verifiedTokenCapacity });
   const deviceVerifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, type: DEVICE_ACCESS_TOKEN_TYPE, capacity: deps.verifiedTokenCapacity });
@@ -255,7 +259,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       if (presented.startsWith(`${DEVICE_REFRESH_TOKEN_PREFIX}_`)) return rotateDeviceToken(presented, client);
       if (!presented.startsWith(`${REFRESH_TOKEN_PREFIX}_`)) throw invalidCredentials();
       const hash = await sha256Hex(presented);
-      const context = await findRefreshTokenByHash(db, hash);
+      const context = await findRefreshTokenByHash(primary, hash);
       if (!context) throw invalidCredentials();
       const now = clock.now();
       const { token, session, profile } = context;
@@ -275,7 +279,7 @@ export function createTokenService(deps: TokenServiceDeps) {
           idleMs: refreshLifetimes(profile, session.keepLoggedIn).idle,
           graceMs: profile.refreshGraceSeconds * SECOND,
           mint: (at) => mintAccessToken(userToken(subject), session.id, profile, session.expiresAt, at),
-          reload: async () => (await findRefreshTokenByHash(db, hash))?.token,
+          reload: async () => (await findRefreshTokenByHash(primary, hash))?.token,
           audit: { userId: session.userId },
         },
         presented,
@@ -320,7 +324,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       const token = await deviceVerifier.verify(accessToken, now);
       if (!token) return undefined;
-      const status = await findDeviceSessionStatus(db, token.claims.sid);
+      const status = await findDeviceSessionStatus(primary, token.claims.sid);
       if (!status || status.deviceId !== token.claims.sub || status.organisationId !== token.claims.org) return undefined;
       if (status.revokedAt !== null || status.expiresAt <= now) return undefined;
       return { token, status };
@@ -332,7 +336,7 @@ export function createTokenService(deps: TokenServiceDeps) {
      */
     async switchOrganisation(sessionId: string, subject: SessionSubject & { organisationId: string }, client: ClientInfo): Promise<IssuedPair> {
       const now = clock.now();
-      const status = await findSessionStatus(db, sessionId);
+      const status = await findSessionStatus(primary, sessionId);
       if (!status || status.revokedAt !== null || status.expiresAt <= now) throw invalidCredentials();
       const profile = await profileOf(subject.id, subject.organisationId);
       const access = await mintAccessToken(userToken(subject), sessionId, profile, status.expiresAt, now);
@@ -348,7 +352,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       const token = await verifier.verify(accessToken, now);
       if (!token) return undefined;
-      const status = await findSessionStatus(db, token.claims.sid);
+      const status = await findSessionStatus(primary, token.claims.sid);
       if (!status || status.userId !== token.claims.sub) return undefined;
       if (status.revokedAt !== null || status.expiresAt <= now || status.userState !== "active") return undefined;
       // A token minted before the session switched organisation keeps no
@@ -414,7 +418,7 @@ export function createTokenService(deps: TokenServiceDeps) {
 
   async function rotateDeviceToken(presented: string, client: ClientInfo): Promise<IssuedPair> {
     const hash = await sha256Hex(presented);
-    const context = await findDeviceRefreshTokenByHash(db, hash);
+    const context = await findDeviceRefreshTokenByHash(primary, hash);
     if (!context) throw invalidCredentials();
     const now = clock.now();
     const { token, session, organisationId } = context;
@@ -430,7 +434,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         idleMs: refreshLifetimes(profile, false).idle,
         graceMs: profile.refreshGraceSeconds * SECOND,
         mint: (at) => mintAccessToken(deviceToken(subject), session.id, profile, session.expiresAt, at),
-        reload: async () => (await findDeviceRefreshTokenByHash(db, hash))?.token,
+        reload: async () => (await findDeviceRefreshTokenByHash(primary, hash))?.token,
         audit: { organisationId, details: { device_id: session.deviceId } },
       },
       presented,
@@ -490,7 +494,7 @@ export function createTokenService(deps: TokenServiceDeps) {
     const now = clock.now();
     const withinGrace = token.consumedAt !== null && now - token.consumedAt <= rotation.graceMs;
     if (withinGrace && token.successorSealed && token.successorId) {
-      const successor = await findRefreshTokenById(db, family, token.successorId);
+      const successor = await findRefreshTokenById(primary, family, token.successorId);
       if (successor && successor.consumedAt === null) {
         const plain = await unseal(await deriveKey(presented, SUCCESSOR_KEY_PURPOSE), fromBase64url(token.successorSealed), token.id);
         if (plain) {

@@ -6,7 +6,7 @@
 import { Reason, alreadyExists } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
-import { normalisePassword } from "../../domain/passwords/strength.js";
+import { normalisePassword, type PasswordStrengthCheck } from "../../domain/passwords/strength.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
@@ -17,6 +17,7 @@ import type { PendingWrite } from "./verification.js";
 export interface RegistrationDeps {
   database: Database;
   hasher: PasswordHasher;
+  passwordStrength: PasswordStrengthCheck;
   clock: Clock;
   random: Random;
 }
@@ -38,7 +39,7 @@ export interface NewAccount {
 export type AlongsideNewUser = (user: { id: string; email: string; now: number; clientAddress: string }) => Promise<PendingWrite>;
 
 export function createRegistration(deps: RegistrationDeps) {
-  const { database, hasher, clock, random } = deps;
+  const { database, hasher, passwordStrength, clock, random } = deps;
   return async function register(
     account: NewAccount,
     audit: { actorId?: string | undefined; clientAddress: string },
@@ -48,7 +49,7 @@ export function createRegistration(deps: RegistrationDeps) {
     const password = normalisePassword(account.password);
     const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
     if (!profile) throw new Error("the default security profile is missing");
-    await assertAcceptablePassword(password, accountWords({ email, name: account.name }), profile, "password");
+    await assertAcceptablePassword(passwordStrength, password, accountWords({ email, name: account.name }), profile, "password");
     const passwordHash = await hasher.hash(password);
     const now = clock.now();
     const id = random.uuid();

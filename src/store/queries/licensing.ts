@@ -5,14 +5,14 @@
  * with its agreements, organisations and catalogue items in a few small
  * queries (`licenceViews`).
  */
-import { and, asc, count, eq, exists, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, exists, getTableColumns, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { OPEN_ENDED } from "../../domain/licensing/rules.js";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import { violatesUnique, type Db } from "../database.js";
 import { afterCursor, likePattern, toOrderBy, type ListingColumns } from "../listing-sql.js";
-import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenses, memberships, organisations } from "../schema/index.js";
+import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenses, licenseTallies, memberships, organisations } from "../schema/index.js";
 
 export type AgreementRow = typeof agreements.$inferSelect;
 export type CatalogueItemRow = typeof catalogueItems.$inferSelect;
@@ -302,7 +302,7 @@ function compareValues(a: CursorValue, b: CursorValue): number {
   return x.length - y.length;
 }
 
-const ROW_VALUE: Record<string, (row: LicenseRow) => CursorValue> = {
+const ROW_VALUE: Record<string, (row: OrderKeys) => CursorValue> = {
   agreement_name: (row) => row.agreementName,
   license_key: (row) => row.licenseKey,
   starts_at: (row) => row.startsAt,
@@ -311,14 +311,43 @@ const ROW_VALUE: Record<string, (row: LicenseRow) => CursorValue> = {
 };
 
 /** The order values of a row, one per order term: what a page token points after. */
-export function licenseCursor(row: LicenseRow, order: readonly OrderTerm[]): CursorValue[] {
+export function licenseCursor(row: OrderKeys, order: readonly OrderTerm[]): CursorValue[] {
   return order.map((term) => ROW_VALUE[term.field]!(row));
 }
+
+/** Whether every filter of the listing is on the agreement name, which the order indexes carry. */
+function filtersOnNamesOnly(listing: LicenseListing): boolean {
+  return (
+    listing.deviceId === undefined &&
+    (listing.q === undefined || listing.qIn === "name") &&
+    (listing.kind === undefined || listing.byName.kind) &&
+    (listing.agreementId === undefined || listing.byName.agreement)
+  );
+}
+
+/** What ordering and merging need of a row, without the rest of it. */
+const ORDER_KEYS = {
+  id: licenses.id,
+  licenseKey: licenses.licenseKey,
+  agreementName: licenses.agreementName,
+  startsAt: licenses.startsAt,
+  expiresAt: licenses.expiresAt,
+};
+type OrderKeys = { [K in keyof typeof ORDER_KEYS]: LicenseRow[K] };
+/** The property of a row (and of ORDER_KEYS) that holds each order field. */
+const ROW_FIELD: Record<string, keyof typeof ORDER_KEYS> = {
+  agreement_name: "agreementName",
+  license_key: "licenseKey",
+  starts_at: "startsAt",
+  expires_at: "expiresAt",
+  id: "id",
+};
 
 /**
  * One page of the organisation's licences in `order`, after `after`,
  * skipping `offset`. Both halves are read in order up to offset + limit rows
- * each and merged here.
+ * each and merged here. Rows skipped by an offset are read as their order
+ * keys only; the page's rows are then read by id.
  */
 export async function listLicenses(
   db: Db,
@@ -326,10 +355,29 @@ export async function listLicenses(
   order: readonly OrderTerm[],
   page: { limit: number; offset: number; after: readonly CursorValue[] | undefined },
 ): Promise<LicenseRow[]> {
-  const wanted = page.offset + page.limit;
-  const seek = page.after ? afterCursor(order, LICENSE_COLUMNS, page.after) : undefined;
+  if (page.offset === 0) return (await listInOrder(db, listing, order, page.limit, page.after, getTableColumns(licenses))) as LicenseRow[];
+  // Only the order's own columns, which its index holds: skipping reads no rows.
+  const orderKeys = Object.fromEntries(["id", ...order.map((term) => ROW_FIELD[term.field]!)].map((name) => [name, ORDER_KEYS[name as keyof typeof ORDER_KEYS]])) as typeof ORDER_KEYS;
+  const keys = await listInOrder(db, listing, order, page.offset + page.limit, page.after, orderKeys);
+  const ids = keys.slice(page.offset).map((row) => row.id);
+  if (ids.length === 0) return [];
+  const rows = new Map((await db.select().from(licenses).where(inArray(licenses.id, ids))).map((row) => [row.id, row]));
+  return ids.map((id) => rows.get(id)).filter((row) => row !== undefined);
+}
+
+/** The first `wanted` rows of both halves in `order`, merged: whole rows or their order keys, as `columns` says. */
+async function listInOrder(
+  db: Db,
+  listing: LicenseListing,
+  order: readonly OrderTerm[],
+  wanted: number,
+  after: readonly CursorValue[] | undefined,
+  columns: typeof ORDER_KEYS | ReturnType<typeof getTableColumns<typeof licenses>>,
+): Promise<OrderKeys[]> {
+  const selected = columns as typeof ORDER_KEYS;
+  const seek = after ? afterCursor(order, LICENSE_COLUMNS, after) : undefined;
   const orderBy = toOrderBy(order, LICENSE_COLUMNS);
-  const compare = (a: LicenseRow, b: LicenseRow) => {
+  const compare = (a: OrderKeys, b: OrderKeys) => {
     for (const term of order) {
       const c = compareValues(ROW_VALUE[term.field]!(a), ROW_VALUE[term.field]!(b));
       if (c !== 0) return term.descending ? -c : c;
@@ -337,17 +385,23 @@ export async function listLicenses(
     return 0;
   };
   const rest = and(...filters(db, listing));
+  const matchingIds = (side: SQL) => inArray(licenses.id, db.select({ id: licenses.id }).from(licenses).where(and(side, rest)));
   const [held, provided] = await Promise.all(
     sides(listing).map(async (side) => {
       const inOrder = (where: SQL | undefined, limit: number) =>
         db
-          .select()
+          .select(selected)
           .from(licenses)
           .where(and(side, seek, where))
           .orderBy(...orderBy)
           .limit(limit);
-      // Orders of several fields need a sort whatever the index: filter as they come.
-      if (rest === undefined || order.length > 2) return inOrder(rest, wanted);
+      // A filter on agreement names is tested on the order index's entries
+      // as it is walked: filter as the rows come.
+      if (rest === undefined || filtersOnNamesOnly(listing)) return inOrder(rest, wanted);
+      // Orders of several fields need a sort whatever the index: the
+      // matching ids first (from an index alone when the filter is on the
+      // key), then only their rows are read and sorted.
+      if (order.length > 2) return inOrder(matchingIds(side), wanted);
       // One field and the id in its direction are one index range. A
       // filtered page is first looked for among the next rows in order,
       // read lazily from the order index and filtered as they come (the
@@ -361,22 +415,22 @@ export async function listLicenses(
         .orderBy(...orderBy)
         .limit(Math.max(WINDOW_MIN, 4 * wanted))
         .as("licenses");
-      const nearby = (await db.select().from(window).where(rest).limit(wanted)).sort(compare);
-      if (nearby.length === wanted) return nearby;
+      const nearby = await db.select(selected).from(window).where(rest).limit(wanted);
+      if (nearby.length === wanted) return nearby.sort(compare);
       // Otherwise the matching ids are gathered first (from an index alone
-      // when the filter is on the key or agreement name) and the order index
-      // is walked checking each id against them, reading only rows that match.
-      return inOrder(inArray(licenses.id, db.select({ id: licenses.id }).from(licenses).where(and(side, rest))), wanted);
+      // when the filter is on the key) and the order index is walked
+      // checking each id against them, reading only rows that match.
+      return inOrder(matchingIds(side), wanted);
     }),
   );
-  const merged: LicenseRow[] = [];
+  const merged: OrderKeys[] = [];
   let i = 0;
   let j = 0;
   while (merged.length < wanted && (i < held!.length || j < provided!.length)) {
     if (j >= provided!.length || (i < held!.length && compare(held![i]!, provided![j]!) <= 0)) merged.push(held![i++]!);
     else merged.push(provided![j++]!);
   }
-  return merged.slice(page.offset);
+  return merged;
 }
 
 /**
@@ -427,9 +481,29 @@ export async function namesIdentify(db: Db, filter: { kind: string | undefined; 
   return { kind: filter.kind !== undefined && kindClash === undefined, agreement: filter.agreementId !== undefined && agreementClash === undefined };
 }
 
-/** How many licences match the listing, across both halves. */
+/**
+ * How many licences match the listing, across both halves. A listing whose
+ * filters are all on the agreement (kind, agreement, a `q` that can only
+ * match names) adds up the organisation's tallies (a few rows per
+ * agreement); one on keys or devices counts its index ranges.
+ */
 export async function countLicenses(db: Db, listing: LicenseListing): Promise<number> {
+  if (listing.deviceId === undefined && (listing.q === undefined || listing.qIn === "name")) {
+    const pattern = listing.q ? likePattern(["", listing.q, ""]) : undefined;
+    const row = await db
+      .select({ n: sql<number | null>`sum(${licenseTallies.count})` })
+      .from(licenseTallies)
+      .where(
+        and(
+          eq(licenseTallies.organisationId, listing.organisationId),
+          pattern ? sql`${licenseTallies.agreementName} like ${pattern} escape '\\'` : undefined,
+          listing.kind ? eq(licenseTallies.agreementKind, listing.kind) : undefined,
+          listing.agreementId ? eq(licenseTallies.agreementId, listing.agreementId) : undefined,
+        ),
+      )
+      .get();
+    return row?.n ?? 0;
+  }
   const counts = await Promise.all(halves(db, listing).map((where) => db.select({ n: count() }).from(licenses).where(where).get()));
   return counts.reduce((sum, row) => sum + (row?.n ?? 0), 0);
 }
-

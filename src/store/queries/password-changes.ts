@@ -49,7 +49,7 @@ export function trimPasswordHistoryIf(db: Db, userId: string, keep: number, cond
 export function setPasswordHashIf(db: Db, userId: string, passwordHash: string, now: number, condition: SQL) {
   return db
     .update(users)
-    .set({ passwordHash, updatedAt: now })
+    .set({ passwordHash, passwordSet: true, updatedAt: now })
     .where(and(eq(users.id, userId), condition))
     .returning({ id: users.id });
 }

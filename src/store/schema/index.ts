@@ -2,6 +2,7 @@ export * from "./api-keys.js";
 export * from "./audit-events.js";
 export * from "./avatars.js";
 export * from "./devices.js";
+export * from "./external-logins.js";
 export * from "./licensing.js";
 export * from "./organisations.js";
 export * from "./outbox.js";

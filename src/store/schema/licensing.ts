@@ -80,18 +80,43 @@ export const licenses = sqliteTable(
     updatedAt: integer().notNull(),
   },
   // ListLicenses reads one organisation's licences (held or provided) in one
-  // of four orders, always ending with `id`.
+  // of four orders, always ending with `id`. The agreement name rides along
+  // in each, so that a filter on it (kind, agreement, a name-only `q`) is
+  // tested on the index entries of the walk, not on their rows.
   (t) => [
-    index("licenses_org_key_idx").on(t.organisationId, t.licenseKey, t.id),
+    index("licenses_org_key_idx").on(t.organisationId, t.licenseKey, t.id, t.agreementName),
     index("licenses_org_agreement_name_idx").on(t.organisationId, t.agreementName, t.id),
-    index("licenses_org_starts_idx").on(t.organisationId, t.startsAt, t.id),
-    index("licenses_org_expires_idx").on(t.organisationId, t.expiresAt, t.id),
-    index("licenses_provider_key_idx").on(t.providerOrganisationId, t.licenseKey, t.id),
+    index("licenses_org_starts_idx").on(t.organisationId, t.startsAt, t.id, t.agreementName),
+    index("licenses_org_expires_idx").on(t.organisationId, t.expiresAt, t.id, t.agreementName),
+    index("licenses_provider_key_idx").on(t.providerOrganisationId, t.licenseKey, t.id, t.agreementName),
     index("licenses_provider_agreement_name_idx").on(t.providerOrganisationId, t.agreementName, t.id),
-    index("licenses_provider_starts_idx").on(t.providerOrganisationId, t.startsAt, t.id),
-    index("licenses_provider_expires_idx").on(t.providerOrganisationId, t.expiresAt, t.id),
+    index("licenses_provider_starts_idx").on(t.providerOrganisationId, t.startsAt, t.id, t.agreementName),
+    index("licenses_provider_expires_idx").on(t.providerOrganisationId, t.expiresAt, t.id, t.agreementName),
     index("licenses_agreement_idx").on(t.agreementId),
   ],
+);
+
+/**
+ * How many licences each organisation holds and provides, per agreement
+ * name, kind and id as the licences carry them. Triggers on `licenses` keep
+ * it (migration 0007_license_tallies), so that ListLicenses' total_size over
+ * no filter, or over kind, agreement and a name-only `q`, adds up a few rows
+ * instead of counting an organisation's index range.
+ */
+export const licenseTallies = sqliteTable(
+  "license_tallies",
+  {
+    organisationId: text()
+      .notNull()
+      .references(() => organisations.id, { onDelete: "cascade" }),
+    /** "held" counts licences by organisation_id, "provided" by provider_organisation_id. */
+    side: text({ enum: ["held", "provided"] }).notNull(),
+    agreementName: text().notNull(),
+    agreementKind: text().notNull(),
+    agreementId: text().notNull(),
+    count: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.organisationId, t.side, t.agreementName, t.agreementKind, t.agreementId] })],
 );
 
 export const licenseCatalogueItems = sqliteTable(

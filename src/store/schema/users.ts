@@ -19,6 +19,11 @@ export const users = sqliteTable(
     department: text().notNull().default(""),
     /** PHC string of the argon2id hash. */
     passwordHash: text().notNull(),
+    /**
+     * False for a user created by an external login: the hash is then of a
+     * random secret nobody knows, until a password reset sets a real one.
+     */
+    passwordSet: integer({ mode: "boolean" }).notNull().default(true),
     state: text({ enum: userStates }).notNull(),
     superAdmin: integer({ mode: "boolean" }).notNull(),
     emailVerifiedAt: integer(),

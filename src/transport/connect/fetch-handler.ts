@@ -7,7 +7,8 @@
  * gRPC requests get an explicit refusal instead of a response whose status
  * would silently go missing; gRPC clients belong on the Node server.
  */
-import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor, type MethodImpl } from "@connectrpc/connect";
 import { kPeerAddress } from "../../services/context.js";
 import {
   universalServerRequestFromFetch,
@@ -46,13 +47,23 @@ export function createConnectFetchHandler(options: ConnectFetchHandlerOptions): 
     // keeps a trailer-less gRPC response from ever being produced.
     grpc: false,
   });
-  options.routes(router);
+  const unbuilt = new Map<string, () => UniversalHandler>();
+  options.routes(deferringRouter(router, unbuilt));
   const handlers = new Map<string, UniversalHandler>();
-  for (const handler of router.handlers) handlers.set(handler.requestPath, handler);
+  const handlerOf = (path: string): UniversalHandler | undefined => {
+    let handler = handlers.get(path);
+    const build = handler === undefined ? unbuilt.get(path) : undefined;
+    if (build !== undefined) {
+      handler = build();
+      handlers.set(path, handler);
+      unbuilt.delete(path);
+    }
+    return handler;
+  };
 
   return async (request) => {
     const path = new URL(request.url).pathname;
-    const handler = handlers.get(path);
+    const handler = handlerOf(path);
     const contentType = request.headers.get("content-type") ?? "";
     if (handler === undefined) {
       // Only RPC-shaped POSTs are answered as RPCs; everything else belongs
@@ -74,6 +85,40 @@ export function createConnectFetchHandler(options: ConnectFetchHandlerOptions): 
     const response = await handler(universal);
     return universalServerResponseToFetch(response);
   };
+}
+
+/**
+ * A router that records each method instead of building its handler, and
+ * builds it on the method's first call. Building one (protocol negotiation,
+ * serialisers) is cheap, but building all of them at once cost a cold
+ * isolate tens of milliseconds before its first answer.
+ */
+function deferringRouter(router: ConnectRouter, unbuilt: Map<string, () => UniversalHandler>): ConnectRouter {
+  const defer = (method: DescMethod, impl: MethodImpl<DescMethod>, options: Parameters<ConnectRouter["rpc"]>[2]) => {
+    unbuilt.set(`/${method.parent.typeName}/${method.name}`, () => {
+      router.rpc(method, impl, options);
+      return router.handlers[router.handlers.length - 1]!;
+    });
+  };
+  const deferring: ConnectRouter = {
+    get handlers() {
+      return router.handlers;
+    },
+    service(service, implementation, options) {
+      const methods = implementation as Record<string, ((...args: never[]) => unknown) | undefined>;
+      for (const method of service.methods) {
+        const impl = methods[method.localName];
+        // A method without an implementation stays unknown: answered as unimplemented below.
+        if (impl !== undefined) defer(method, impl.bind(implementation) as unknown as MethodImpl<DescMethod>, options);
+      }
+      return deferring;
+    },
+    rpc(method, impl, options) {
+      defer(method, impl as MethodImpl<DescMethod>, options);
+      return deferring;
+    },
+  };
+  return deferring;
 }
 
 /** Connect's answer to an unknown procedure: 404 with an `unimplemented` error body. */

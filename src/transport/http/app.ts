@@ -7,8 +7,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { SIGNING_ALGORITHM } from "../../domain/tokens/access-token.js";
 import type { KeyRing } from "../../services/tokens/key-ring.js";
 import { mountAvatarRoutes, type AvatarRouteDeps } from "./avatars.js";
+import { mountExternalLoginRoutes, type ExternalLoginRouteDeps } from "./external-login.js";
 
-export interface HttpAppDeps extends AvatarRouteDeps {
+export interface HttpAppDeps extends AvatarRouteDeps, ExternalLoginRouteDeps {
   issuer: string;
   keyRing: KeyRing;
   ready: () => Promise<boolean>;
@@ -52,6 +53,7 @@ export function createHttpApp(deps: HttpAppDeps): Hono {
   });
 
   mountAvatarRoutes(app, deps);
+  mountExternalLoginRoutes(app, deps);
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   return app;

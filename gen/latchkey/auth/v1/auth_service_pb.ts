@@ -8,6 +8,8 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ApiKey } from "./api_key_pb.js";
 import { file_latchkey_auth_v1_api_key } from "./api_key_pb.js";
+import type { ExternalIdentity } from "./external_identity_pb.js";
+import { file_latchkey_auth_v1_external_identity } from "./external_identity_pb.js";
 import type { MfaChallenge, MfaMethod, SubjectKind, TokenClaims, TokenHeader, TokenPair } from "./token_pb.js";
 import { file_latchkey_auth_v1_token } from "./token_pb.js";
 import { file_latchkey_options_v1_options } from "../../options/v1/options_pb.js";
@@ -19,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file latchkey/auth/v1/auth_service.proto.
  */
 export const file_latchkey_auth_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZSKKAQobQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSGAoEY29kZRgDIAEoCUIK0vMYBggBGEA4ASJLChxDb21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlyImkKFFJlc2VuZE1mYUNvZGVSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QiYQoVUmVzZW5kTWZhQ29kZVJlc3BvbnNlEhgKEGRlc3RpbmF0aW9uX2hpbnQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EigKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCDtLzGAoIARiAAiCACDgBEiQKDG5ld19wYXNzd29yZBgCIAEoCUIO0vMYCggBGIACIIAIOAEiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSI0ChlTdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoASIcChpTdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSJ3ChxDb21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoARIYCgRjb2RlGAIgASgJQgrS8xgGCAEYQDgBEiQKDG5ld19wYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAEiHwodQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiEwoRRW5yb2xsVG90cFJlcXVlc3QiXQoSRW5yb2xsVG90cFJlc3BvbnNlEhMKBnNlY3JldBgBIAEoCUIDgAEBEhgKC290cGF1dGhfdXJpGAIgASgJQgOAAQESGAoLcXJfY29kZV9zdmcYAyABKAlCA4ABASIuChJDb25maXJtVG90cFJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGBA4ASIyChNDb25maXJtVG90cFJlc3BvbnNlEhsKDnJlY292ZXJ5X2NvZGVzGAEgAygJQgOAAQEiWQoSRGlzYWJsZVRvdHBSZXF1ZXN0EhgKBGNvZGUYASABKAlCCNLzGAQYEDgBSAASIAoIcGFzc3dvcmQYAiABKAlCDNLzGAgYgAIggAg4AUgAQgcKBXByb29mIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiFQoTR2V0TWZhU3RhdHVzUmVxdWVzdCKXAQoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhUKDWVtYWlsX2VuYWJsZWQYAiABKAgSEwoLc21zX2VuYWJsZWQYAyABKAgSIAoYcmVjb3ZlcnlfY29kZXNfcmVtYWluaW5nGAQgASgFEhsKE3JlcXVpcmVkX2J5X3Byb2ZpbGUYBSABKAgicwoTU2V0TWZhTWV0aG9kUmVxdWVzdBIrCgZtZXRob2QYASABKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZBIPCgdlbmFibGVkGAIgASgIEh4KCHBhc3N3b3JkGAMgASgJQgzS8xgIGIACIIAIOAEiFgoUU2V0TWZhTWV0aG9kUmVzcG9uc2UijQIKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLZGV2aWNlX25hbWUYAiABKAkSEgoKaXBfYWRkcmVzcxgDIAEoCRISCgp1c2VyX2FnZW50GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOa2VlcF9sb2dnZWRfaW4YCCABKAgSDwoHY3VycmVudBgJIAEoCCJeChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIRCglwYWdlX3NpemUYAiABKAUSGwoKcGFnZV90b2tlbhgDIAEoCUIH0vMYAyCACCJcChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmxhdGNoa2V5LmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIG0vMYAigCSAASGQoHdXNlcl9pZBgCIAEoCUIG0vMYAigCSABCCAoGdGFyZ2V0IigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIlsKH1N0YXJ0RGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSHQoLZGV2aWNlX25hbWUYASABKAlCCNLzGAQIARhkEhkKBnNlcmlhbBgCIAEoCUIJ0vMYBQgBGIABIrIBCiBTdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZRIYCgtkZXZpY2VfY29kZRgBIAEoCUIDgAEBEhEKCXVzZXJfY29kZRgCIAEoCRIYChB2ZXJpZmljYXRpb25fdXJpGAMgASgJEiEKGXZlcmlmaWNhdGlvbl91cmlfY29tcGxldGUYBCABKAkSEAoIaW50ZXJ2YWwYBSABKAUSEgoKZXhwaXJlc19pbhgGIAEoBSJCCh5Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSIAoLZGV2aWNlX2NvZGUYASABKAlCC9LzGAcIASCAAjgBIrABCh9Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEjsKBnN0YXR1cxgBIAEoDjIrLmxhdGNoa2V5LmF1dGgudjEuRGV2aWNlQXV0aG9yaXphdGlvblN0YXR1cxIrCgZ0b2tlbnMYAiABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpchIRCglkZXZpY2VfaWQYAyABKAkSEAoIaW50ZXJ2YWwYBCABKAUicgohQXBwcm92ZURldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0EhsKCXVzZXJfY29kZRgBIAEoCUII0vMYBAgBGBASHwoPb3JnYW5pc2F0aW9uX2lkGAIgASgJQgbS8xgCKAISDwoHYXBwcm92ZRgDIAEoCCJcCiJBcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEhMKC2RldmljZV9uYW1lGAEgASgJEg4KBnNlcmlhbBgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkqlwIKGURldmljZUF1dGhvcml6YXRpb25TdGF0dXMSKwonREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASJwojREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX1BFTkRJTkcQARIpCiVERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfU0xPV19ET1dOEAISKAokREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX0FQUFJPVkVEEAMSJgoiREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX0RFTklFRBAEEicKI0RFVklDRV9BVVRIT1JJWkFUSU9OX1NUQVRVU19FWFBJUkVEEAUyhxkKC0F1dGhTZXJ2aWNlEoYBChVDaGVja1Bhc3N3b3JkU3RyZW5ndGgSLi5sYXRjaGtleS5hdXRoLnYxLkNoZWNrUGFzc3dvcmRTdHJlbmd0aFJlcXVlc3QaLy5sYXRjaGtleS5hdXRoLnYxLkNoZWNrUGFzc3dvcmRTdHJlbmd0aFJlc3BvbnNlIgyQAgHK8xgFCAEY6AcSVgoGU2lnbkluEh8ubGF0Y2hrZXkuYXV0aC52MS5TaWduSW5SZXF1ZXN0GiAubGF0Y2hrZXkuYXV0aC52MS5TaWduSW5SZXNwb25zZSIJyvMYBQgBGJh1EmgKDFJlZnJlc2hUb2tlbhIlLmxhdGNoa2V5LmF1dGgudjEuUmVmcmVzaFRva2VuUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuUmVmcmVzaFRva2VuUmVzcG9uc2UiCcrzGAUIARiIJxJZCgdTaWduT3V0EiAubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVxdWVzdBohLmxhdGNoa2V5LmF1dGgudjEuU2lnbk91dFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLUmV2b2tlVG9rZW4SJC5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVRva2VuUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnEn8KDVZhbGlkYXRlVG9rZW4SJi5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0GicubGF0Y2hrZXkuYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2UiHZACAcrzGBYIBRIPdG9rZW5zLnZhbGlkYXRlGOgHEmsKDEdldFRva2VuSW5mbxIlLmxhdGNoa2V5LmF1dGgudjEuR2V0VG9rZW5JbmZvUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuR2V0VG9rZW5JbmZvUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJxCg5HZXRDdXJyZW50VXNlchInLmxhdGNoa2V5LmF1dGgudjEuR2V0Q3VycmVudFVzZXJSZXF1ZXN0GigubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlIgyQAgHK8xgFCAIY6AcSegoSU3dpdGNoT3JnYW5pc2F0aW9uEisubGF0Y2hrZXkuYXV0aC52MS5Td2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0GiwubGF0Y2hrZXkuYXV0aC52MS5Td2l0Y2hPcmdhbmlzYXRpb25SZXNwb25zZSIJyvMYBQgCGIgnEngKDENyZWF0ZUFwaUtleRIlLmxhdGNoa2V5LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiGcrzGBUIAhIOYXBpX2tleXMud3JpdGUYiCcSdwoLTGlzdEFwaUtleXMSJC5sYXRjaGtleS5hdXRoLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZSIbkAIByvMYFAgCEg1hcGlfa2V5cy5yZWFkGIgnEngKDFJldm9rZUFwaUtleRIlLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiGcrzGBUIAhIOYXBpX2tleXMud3JpdGUYiCcSgAEKFENvbXBsZXRlTWZhQ2hhbGxlbmdlEi0ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZU1mYUNoYWxsZW5nZVJlcXVlc3QaLi5sYXRjaGtleS5hdXRoLnYxLkNvbXBsZXRlTWZhQ2hhbGxlbmdlUmVzcG9uc2UiCcrzGAUIARiYdRJrCg1SZXNlbmRNZmFDb2RlEiYubGF0Y2hrZXkuYXV0aC52MS5SZXNlbmRNZmFDb2RlUmVxdWVzdBonLmxhdGNoa2V5LmF1dGgudjEuUmVzZW5kTWZhQ29kZVJlc3BvbnNlIgnK8xgFCAEYiCcSbgoOQ2hhbmdlUGFzc3dvcmQSJy5sYXRjaGtleS5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBooLmxhdGNoa2V5LmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIJyvMYBQgCGJh1EnoKElN0YXJ0UGFzc3dvcmRSZXNldBIrLmxhdGNoa2V5LmF1dGgudjEuU3RhcnRQYXNzd29yZFJlc2V0UmVxdWVzdBosLmxhdGNoa2V5LmF1dGgudjEuU3RhcnRQYXNzd29yZFJlc2V0UmVzcG9uc2UiCcrzGAUIARiYdRKDAQoVQ29tcGxldGVQYXNzd29yZFJlc2V0Ei4ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0Gi8ubGF0Y2hrZXkuYXV0aC52MS5Db21wbGV0ZVBhc3N3b3JkUmVzZXRSZXNwb25zZSIJyvMYBQgBGJh1EmIKCkVucm9sbFRvdHASIy5sYXRjaGtleS5hdXRoLnYxLkVucm9sbFRvdHBSZXF1ZXN0GiQubGF0Y2hrZXkuYXV0aC52MS5FbnJvbGxUb3RwUmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtDb25maXJtVG90cBIkLmxhdGNoa2V5LmF1dGgudjEuQ29uZmlybVRvdHBSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5Db25maXJtVG90cFJlc3BvbnNlIgnK8xgFCAIYiCcSZQoLRGlzYWJsZVRvdHASJC5sYXRjaGtleS5hdXRoLnYxLkRpc2FibGVUb3RwUmVxdWVzdBolLmxhdGNoa2V5LmF1dGgudjEuRGlzYWJsZVRvdHBSZXNwb25zZSIJyvMYBQgCGJh1EmsKDEdldE1mYVN0YXR1cxIlLmxhdGNoa2V5LmF1dGgudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuR2V0TWZhU3RhdHVzUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJoCgxTZXRNZmFNZXRob2QSJS5sYXRjaGtleS5hdXRoLnYxLlNldE1mYU1ldGhvZFJlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLlNldE1mYU1ldGhvZFJlc3BvbnNlIgnK8xgFCAIYmHUSegoMTGlzdFNlc3Npb25zEiUubGF0Y2hrZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIbkAIByvMYFAgCEg1zZXNzaW9ucy5yZWFkGIgnEnsKDVJldm9rZVNlc3Npb24SJi5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GicubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiGcrzGBUIAhIOc2Vzc2lvbnMud3JpdGUYiCcSjAEKGFN0YXJ0RGV2aWNlQXV0aG9yaXphdGlvbhIxLmxhdGNoa2V5LmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBoyLmxhdGNoa2V5LmF1dGgudjEuU3RhcnREZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2UiCcrzGAUIARiIJxKJAQoXUG9sbERldmljZUF1dGhvcml6YXRpb24SMC5sYXRjaGtleS5hdXRoLnYxLlBvbGxEZXZpY2VBdXRob3JpemF0aW9uUmVxdWVzdBoxLmxhdGNoa2V5LmF1dGgudjEuUG9sbERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZSIJyvMYBQgBGIgnEqEBChpBcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvbhIzLmxhdGNoa2V5LmF1dGgudjEuQXBwcm92ZURldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0GjQubGF0Y2hrZXkuYXV0aC52MS5BcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlIhjK8xgUCAISDWRldmljZXMud3JpdGUYiCdiBnByb3RvMw", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
+  fileDesc("CiNsYXRjaGtleS9hdXRoL3YxL2F1dGhfc2VydmljZS5wcm90bxIQbGF0Y2hrZXkuYXV0aC52MSJgChxDaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXF1ZXN0EiAKCHBhc3N3b3JkGAEgASgJQg7S8xgKCAEYgAIggAg4ARIeCgt1c2VyX2lucHV0cxgCIAMoCUIJ0vMYBRj+ATAKIqEBCh1DaGVja1Bhc3N3b3JkU3RyZW5ndGhSZXNwb25zZRINCgVzY29yZRgBIAEoBRISCgphY2NlcHRhYmxlGAIgASgIEg8KB3dhcm5pbmcYAyABKAkSEwoLc3VnZ2VzdGlvbnMYBCADKAkSEAoIYnJlYWNoZWQYBSABKAgSEgoKbWluX2xlbmd0aBgGIAEoBRIRCgltaW5fc2NvcmUYByABKAUiqwEKDVNpZ25JblJlcXVlc3QSGAoFZW1haWwYASABKAlCB9LzGAMY/gFIABIbCgh1c2VybmFtZRgCIAEoCUIH0vMYAxj+AUgAEiAKCHBhc3N3b3JkGAMgASgJQg7S8xgKCAEYgAIggAg4ARIWCg5rZWVwX2xvZ2dlZF9pbhgEIAEoCBIbCgtkZXZpY2VfbmFtZRgFIAEoCUIG0vMYAhhkQgwKCmlkZW50aWZpZXIigQEKDlNpZ25JblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIAEIICgZyZXN1bHQiOQoTUmVmcmVzaFRva2VuUmVxdWVzdBIiCg1yZWZyZXNoX3Rva2VuGAEgASgJQgvS8xgHCAEggAQ4ASJDChRSZWZyZXNoVG9rZW5SZXNwb25zZRIrCgZ0b2tlbnMYASABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpciImCg5TaWduT3V0UmVxdWVzdBIUCgxhbGxfc2Vzc2lvbnMYASABKAgiEQoPU2lnbk91dFJlc3BvbnNlIi4KElJldm9rZVRva2VuUmVxdWVzdBIYCgV0b2tlbhgBIAEoCUIJ0vMYBSCAQDgBIhUKE1Jldm9rZVRva2VuUmVzcG9uc2UiMAoUVmFsaWRhdGVUb2tlblJlcXVlc3QSGAoFdG9rZW4YASABKAlCCdLzGAUggEA4ASKVAgoVVmFsaWRhdGVUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIPCgdzdWJqZWN0GAIgASgJEjMKDHN1YmplY3Rfa2luZBgDIAEoDjIdLmxhdGNoa2V5LmF1dGgudjEuU3ViamVjdEtpbmQSFwoPb3JnYW5pc2F0aW9uX2lkGAQgASgJEg0KBXJvbGVzGAUgAygJEg4KBnNjb3BlcxgGIAMoCRIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBzZWN1cml0eV9wcm9maWxlGAggASgJEhIKCnNlc3Npb25faWQYCSABKAkSEAoIdG9rZW5faWQYCiABKAkiFQoTR2V0VG9rZW5JbmZvUmVxdWVzdCJ0ChRHZXRUb2tlbkluZm9SZXNwb25zZRItCgZoZWFkZXIYASABKAsyHS5sYXRjaGtleS5hdXRoLnYxLlRva2VuSGVhZGVyEi0KBmNsYWltcxgCIAEoCzIdLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5DbGFpbXMiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0Ij4KFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmxhdGNoa2V5LnVzZXIudjEuVXNlciI+ChlTd2l0Y2hPcmdhbmlzYXRpb25SZXF1ZXN0EiEKD29yZ2FuaXNhdGlvbl9pZBgBIAEoCUII0vMYBAgBKAIiSQoaU3dpdGNoT3JnYW5pc2F0aW9uUmVzcG9uc2USKwoGdG9rZW5zGAEgASgLMhsubGF0Y2hrZXkuYXV0aC52MS5Ub2tlblBhaXIimgEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFgoEbmFtZRgBIAEoCUII0vMYBAgBGGQSHAoLZGVzY3JpcHRpb24YAiABKAlCB9LzGAMY9AMSHQoLcGVybWlzc2lvbnMYAyADKAlCCNLzGAQYQDAgEi4KCmV4cGlyZXNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KFENyZWF0ZUFwaUtleVJlc3BvbnNlEikKB2FwaV9rZXkYASABKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIQCgNrZXkYAiABKAlCA4ABARIaCg1jbGllbnRfc2VjcmV0GAMgASgJQgOAAQEiZQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRIbCgpwYWdlX3Rva2VuGAIgASgJQgfS8xgDIIAgEh8KD29yZ2FuaXNhdGlvbl9pZBgDIAEoCUIG0vMYAigCIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5sYXRjaGtleS5hdXRoLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjS8xgECAEoAiIWChRSZXZva2VBcGlLZXlSZXNwb25zZSKKAQobQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QSGAoEY29kZRgDIAEoCUIK0vMYBggBGEA4ASJLChxDb21wbGV0ZU1mYUNoYWxsZW5nZVJlc3BvbnNlEisKBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlyImkKFFJlc2VuZE1mYUNvZGVSZXF1ZXN0EiQKD2NoYWxsZW5nZV90b2tlbhgBIAEoCUIL0vMYBwgBIIAEOAESKwoGbWV0aG9kGAIgASgOMhsubGF0Y2hrZXkuYXV0aC52MS5NZmFNZXRob2QiYQoVUmVzZW5kTWZhQ29kZVJlc3BvbnNlEhgKEGRlc3RpbmF0aW9uX2hpbnQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EigKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCDtLzGAoIARiAAiCACDgBEiQKDG5ld19wYXNzd29yZBgCIAEoCUIO0vMYCggBGIACIIAIOAEiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSI0ChlTdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoASIcChpTdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSJ3ChxDb21wbGV0ZVBhc3N3b3JkUmVzZXRSZXF1ZXN0EhcKBWVtYWlsGAEgASgJQgjS8xgECAEoARIYCgRjb2RlGAIgASgJQgrS8xgGCAEYQDgBEiQKDG5ld19wYXNzd29yZBgDIAEoCUIO0vMYCggBGIACIIAIOAEiHwodQ29tcGxldGVQYXNzd29yZFJlc2V0UmVzcG9uc2UiEwoRRW5yb2xsVG90cFJlcXVlc3QiXQoSRW5yb2xsVG90cFJlc3BvbnNlEhMKBnNlY3JldBgBIAEoCUIDgAEBEhgKC290cGF1dGhfdXJpGAIgASgJQgOAAQESGAoLcXJfY29kZV9zdmcYAyABKAlCA4ABASIuChJDb25maXJtVG90cFJlcXVlc3QSGAoEY29kZRgBIAEoCUIK0vMYBggBGBA4ASIyChNDb25maXJtVG90cFJlc3BvbnNlEhsKDnJlY292ZXJ5X2NvZGVzGAEgAygJQgOAAQEiWQoSRGlzYWJsZVRvdHBSZXF1ZXN0EhgKBGNvZGUYASABKAlCCNLzGAQYEDgBSAASIAoIcGFzc3dvcmQYAiABKAlCDNLzGAgYgAIggAg4AUgAQgcKBXByb29mIhUKE0Rpc2FibGVUb3RwUmVzcG9uc2UiFQoTR2V0TWZhU3RhdHVzUmVxdWVzdCKXAQoUR2V0TWZhU3RhdHVzUmVzcG9uc2USFAoMdG90cF9lbmFibGVkGAEgASgIEhUKDWVtYWlsX2VuYWJsZWQYAiABKAgSEwoLc21zX2VuYWJsZWQYAyABKAgSIAoYcmVjb3ZlcnlfY29kZXNfcmVtYWluaW5nGAQgASgFEhsKE3JlcXVpcmVkX2J5X3Byb2ZpbGUYBSABKAgicwoTU2V0TWZhTWV0aG9kUmVxdWVzdBIrCgZtZXRob2QYASABKA4yGy5sYXRjaGtleS5hdXRoLnYxLk1mYU1ldGhvZBIPCgdlbmFibGVkGAIgASgIEh4KCHBhc3N3b3JkGAMgASgJQgzS8xgIGIACIIAIOAEiFgoUU2V0TWZhTWV0aG9kUmVzcG9uc2UijQIKB1Nlc3Npb24SCgoCaWQYASABKAkSEwoLZGV2aWNlX25hbWUYAiABKAkSEgoKaXBfYWRkcmVzcxgDIAEoCRISCgp1c2VyX2FnZW50GAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOa2VlcF9sb2dnZWRfaW4YCCABKAgSDwoHY3VycmVudBgJIAEoCCJeChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhcKB3VzZXJfaWQYASABKAlCBtLzGAIoAhIRCglwYWdlX3NpemUYAiABKAUSGwoKcGFnZV90b2tlbhgDIAEoCUIH0vMYAyCACCJcChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmxhdGNoa2V5LmF1dGgudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWQoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSHAoKc2Vzc2lvbl9pZBgBIAEoCUIG0vMYAigCSAASGQoHdXNlcl9pZBgCIAEoCUIG0vMYAigCSABCCAoGdGFyZ2V0IigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgFIlsKH1N0YXJ0RGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSHQoLZGV2aWNlX25hbWUYASABKAlCCNLzGAQIARhkEhkKBnNlcmlhbBgCIAEoCUIJ0vMYBQgBGIABIrIBCiBTdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZRIYCgtkZXZpY2VfY29kZRgBIAEoCUIDgAEBEhEKCXVzZXJfY29kZRgCIAEoCRIYChB2ZXJpZmljYXRpb25fdXJpGAMgASgJEiEKGXZlcmlmaWNhdGlvbl91cmlfY29tcGxldGUYBCABKAkSEAoIaW50ZXJ2YWwYBSABKAUSEgoKZXhwaXJlc19pbhgGIAEoBSJCCh5Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QSIAoLZGV2aWNlX2NvZGUYASABKAlCC9LzGAcIASCAAjgBIrABCh9Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEjsKBnN0YXR1cxgBIAEoDjIrLmxhdGNoa2V5LmF1dGgudjEuRGV2aWNlQXV0aG9yaXphdGlvblN0YXR1cxIrCgZ0b2tlbnMYAiABKAsyGy5sYXRjaGtleS5hdXRoLnYxLlRva2VuUGFpchIRCglkZXZpY2VfaWQYAyABKAkSEAoIaW50ZXJ2YWwYBCABKAUicgohQXBwcm92ZURldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0EhsKCXVzZXJfY29kZRgBIAEoCUII0vMYBAgBGBASHwoPb3JnYW5pc2F0aW9uX2lkGAIgASgJQgbS8xgCKAISDwoHYXBwcm92ZRgDIAEoCCJcCiJBcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlEhMKC2RldmljZV9uYW1lGAEgASgJEg4KBnNlcmlhbBgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkiWAoZU3RhcnRFeHRlcm5hbExvZ2luUmVxdWVzdBIaCghwcm92aWRlchgBIAEoCUII0vMYBAgBGEASHwoMcmVkaXJlY3RfdXJsGAIgASgJQgnS8xgFCAEYgBAiewoaU3RhcnRFeHRlcm5hbExvZ2luUmVzcG9uc2USGQoRYXV0aG9yaXphdGlvbl91cmwYASABKAkSEgoFc3RhdGUYAiABKAlCA4ABARIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKgAQocQ29tcGxldGVFeHRlcm5hbExvZ2luUmVxdWVzdBIZCgRjb2RlGAEgASgJQgvS8xgHCAEggBA4ARIaCgVzdGF0ZRgCIAEoCUIL0vMYBwgBIIAEOAESFgoOa2VlcF9sb2dnZWRfaW4YAyABKAgSGwoLZGV2aWNlX25hbWUYBCABKAlCBtLzGAIYZBIUCgNpc3MYBSABKAlCB9LzGAMYgBAi0QEKHUNvbXBsZXRlRXh0ZXJuYWxMb2dpblJlc3BvbnNlEi0KBnRva2VucxgBIAEoCzIbLmxhdGNoa2V5LmF1dGgudjEuVG9rZW5QYWlySAASNgoMbWZhX3JlcXVpcmVkGAIgASgLMh4ubGF0Y2hrZXkuYXV0aC52MS5NZmFDaGFsbGVuZ2VIABIQCghwcm92aWRlchgDIAEoCRIUCgx1c2VyX2NyZWF0ZWQYBCABKAgSFwoPaWRlbnRpdHlfbGlua2VkGAUgASgIQggKBnJlc3VsdCIfCh1MaXN0RXh0ZXJuYWxJZGVudGl0aWVzUmVxdWVzdCJuCh5MaXN0RXh0ZXJuYWxJZGVudGl0aWVzUmVzcG9uc2USNgoKaWRlbnRpdGllcxgBIAMoCzIiLmxhdGNoa2V5LmF1dGgudjEuRXh0ZXJuYWxJZGVudGl0eRIUCgxwYXNzd29yZF9zZXQYAiABKAgiPgodVW5saW5rRXh0ZXJuYWxJZGVudGl0eVJlcXVlc3QSHQoLaWRlbnRpdHlfaWQYASABKAlCCNLzGAQIASgCIiAKHlVubGlua0V4dGVybmFsSWRlbnRpdHlSZXNwb25zZSqXAgoZRGV2aWNlQXV0aG9yaXphdGlvblN0YXR1cxIrCidERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABInCiNERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfUEVORElORxABEikKJURFVklDRV9BVVRIT1JJWkFUSU9OX1NUQVRVU19TTE9XX0RPV04QAhIoCiRERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfQVBQUk9WRUQQAxImCiJERVZJQ0VfQVVUSE9SSVpBVElPTl9TVEFUVVNfREVOSUVEEAQSJwojREVWSUNFX0FVVEhPUklaQVRJT05fU1RBVFVTX0VYUElSRUQQBTKeHQoLQXV0aFNlcnZpY2UShgEKFUNoZWNrUGFzc3dvcmRTdHJlbmd0aBIuLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ2hlY2tQYXNzd29yZFN0cmVuZ3RoUmVzcG9uc2UiDJACAcrzGAUIARjoBxJWCgZTaWduSW4SHy5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlcXVlc3QaIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25JblJlc3BvbnNlIgnK8xgFCAEYmHUSaAoMUmVmcmVzaFRva2VuEiUubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXNwb25zZSIJyvMYBQgBGIgnElkKB1NpZ25PdXQSIC5sYXRjaGtleS5hdXRoLnYxLlNpZ25PdXRSZXF1ZXN0GiEubGF0Y2hrZXkuYXV0aC52MS5TaWduT3V0UmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtSZXZva2VUb2tlbhIkLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VUb2tlblJlc3BvbnNlIgnK8xgFCAEYiCcSfwoNVmFsaWRhdGVUb2tlbhImLmxhdGNoa2V5LmF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZSIdkAIByvMYFggFEg90b2tlbnMudmFsaWRhdGUY6AcSawoMR2V0VG9rZW5JbmZvEiUubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5HZXRUb2tlbkluZm9SZXNwb25zZSIMkAIByvMYBQgCGOgHEnEKDkdldEN1cnJlbnRVc2VyEicubGF0Y2hrZXkuYXV0aC52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaKC5sYXRjaGtleS5hdXRoLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2UiDJACAcrzGAUIAhjoBxJ6ChJTd2l0Y2hPcmdhbmlzYXRpb24SKy5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN3aXRjaE9yZ2FuaXNhdGlvblJlc3BvbnNlIgnK8xgFCAIYiCcSeAoMQ3JlYXRlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJxJ3CgtMaXN0QXBpS2V5cxIkLmxhdGNoa2V5LmF1dGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIhuQAgHK8xgUCAISDWFwaV9rZXlzLnJlYWQYiCcSeAoMUmV2b2tlQXBpS2V5EiUubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIZyvMYFQgCEg5hcGlfa2V5cy53cml0ZRiIJxKAAQoUQ29tcGxldGVNZmFDaGFsbGVuZ2USLS5sYXRjaGtleS5hdXRoLnYxLkNvbXBsZXRlTWZhQ2hhbGxlbmdlUmVxdWVzdBouLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVNZmFDaGFsbGVuZ2VSZXNwb25zZSIJyvMYBQgBGJh1EmsKDVJlc2VuZE1mYUNvZGUSJi5sYXRjaGtleS5hdXRoLnYxLlJlc2VuZE1mYUNvZGVSZXF1ZXN0GicubGF0Y2hrZXkuYXV0aC52MS5SZXNlbmRNZmFDb2RlUmVzcG9uc2UiCcrzGAUIARiIJxJuCg5DaGFuZ2VQYXNzd29yZBInLmxhdGNoa2V5LmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GigubGF0Y2hrZXkuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgnK8xgFCAIYmHUSegoSU3RhcnRQYXNzd29yZFJlc2V0EisubGF0Y2hrZXkuYXV0aC52MS5TdGFydFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiwubGF0Y2hrZXkuYXV0aC52MS5TdGFydFBhc3N3b3JkUmVzZXRSZXNwb25zZSIJyvMYBQgBGJh1EoMBChVDb21wbGV0ZVBhc3N3b3JkUmVzZXQSLi5sYXRjaGtleS5hdXRoLnYxLkNvbXBsZXRlUGFzc3dvcmRSZXNldFJlcXVlc3QaLy5sYXRjaGtleS5hdXRoLnYxLkNvbXBsZXRlUGFzc3dvcmRSZXNldFJlc3BvbnNlIgnK8xgFCAEYmHUSYgoKRW5yb2xsVG90cBIjLmxhdGNoa2V5LmF1dGgudjEuRW5yb2xsVG90cFJlcXVlc3QaJC5sYXRjaGtleS5hdXRoLnYxLkVucm9sbFRvdHBSZXNwb25zZSIJyvMYBQgCGIgnEmUKC0NvbmZpcm1Ub3RwEiQubGF0Y2hrZXkuYXV0aC52MS5Db25maXJtVG90cFJlcXVlc3QaJS5sYXRjaGtleS5hdXRoLnYxLkNvbmZpcm1Ub3RwUmVzcG9uc2UiCcrzGAUIAhiIJxJlCgtEaXNhYmxlVG90cBIkLmxhdGNoa2V5LmF1dGgudjEuRGlzYWJsZVRvdHBSZXF1ZXN0GiUubGF0Y2hrZXkuYXV0aC52MS5EaXNhYmxlVG90cFJlc3BvbnNlIgnK8xgFCAIYmHUSawoMR2V0TWZhU3RhdHVzEiUubGF0Y2hrZXkuYXV0aC52MS5HZXRNZmFTdGF0dXNSZXF1ZXN0GiYubGF0Y2hrZXkuYXV0aC52MS5HZXRNZmFTdGF0dXNSZXNwb25zZSIMkAIByvMYBQgCGOgHEmgKDFNldE1mYU1ldGhvZBIlLmxhdGNoa2V5LmF1dGgudjEuU2V0TWZhTWV0aG9kUmVxdWVzdBomLmxhdGNoa2V5LmF1dGgudjEuU2V0TWZhTWV0aG9kUmVzcG9uc2UiCcrzGAUIAhiYdRJ6CgxMaXN0U2Vzc2lvbnMSJS5sYXRjaGtleS5hdXRoLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJi5sYXRjaGtleS5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIhuQAgHK8xgUCAISDXNlc3Npb25zLnJlYWQYiCcSewoNUmV2b2tlU2Vzc2lvbhImLmxhdGNoa2V5LmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaJy5sYXRjaGtleS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIZyvMYFQgCEg5zZXNzaW9ucy53cml0ZRiIJxKMAQoYU3RhcnREZXZpY2VBdXRob3JpemF0aW9uEjEubGF0Y2hrZXkuYXV0aC52MS5TdGFydERldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0GjIubGF0Y2hrZXkuYXV0aC52MS5TdGFydERldmljZUF1dGhvcml6YXRpb25SZXNwb25zZSIJyvMYBQgBGIgnEokBChdQb2xsRGV2aWNlQXV0aG9yaXphdGlvbhIwLmxhdGNoa2V5LmF1dGgudjEuUG9sbERldmljZUF1dGhvcml6YXRpb25SZXF1ZXN0GjEubGF0Y2hrZXkuYXV0aC52MS5Qb2xsRGV2aWNlQXV0aG9yaXphdGlvblJlc3BvbnNlIgnK8xgFCAEYiCcSoQEKGkFwcHJvdmVEZXZpY2VBdXRob3JpemF0aW9uEjMubGF0Y2hrZXkuYXV0aC52MS5BcHByb3ZlRGV2aWNlQXV0aG9yaXphdGlvblJlcXVlc3QaNC5sYXRjaGtleS5hdXRoLnYxLkFwcHJvdmVEZXZpY2VBdXRob3JpemF0aW9uUmVzcG9uc2UiGMrzGBQIAhINZGV2aWNlcy53cml0ZRiIJxJ6ChJTdGFydEV4dGVybmFsTG9naW4SKy5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0RXh0ZXJuYWxMb2dpblJlcXVlc3QaLC5sYXRjaGtleS5hdXRoLnYxLlN0YXJ0RXh0ZXJuYWxMb2dpblJlc3BvbnNlIgnK8xgFCAEYmHUSgwEKFUNvbXBsZXRlRXh0ZXJuYWxMb2dpbhIuLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVFeHRlcm5hbExvZ2luUmVxdWVzdBovLmxhdGNoa2V5LmF1dGgudjEuQ29tcGxldGVFeHRlcm5hbExvZ2luUmVzcG9uc2UiCcrzGAUIARiYdRKJAQoWTGlzdEV4dGVybmFsSWRlbnRpdGllcxIvLmxhdGNoa2V5LmF1dGgudjEuTGlzdEV4dGVybmFsSWRlbnRpdGllc1JlcXVlc3QaMC5sYXRjaGtleS5hdXRoLnYxLkxpc3RFeHRlcm5hbElkZW50aXRpZXNSZXNwb25zZSIMkAIByvMYBQgCGIgnEoYBChZVbmxpbmtFeHRlcm5hbElkZW50aXR5Ei8ubGF0Y2hrZXkuYXV0aC52MS5VbmxpbmtFeHRlcm5hbElkZW50aXR5UmVxdWVzdBowLmxhdGNoa2V5LmF1dGgudjEuVW5saW5rRXh0ZXJuYWxJZGVudGl0eVJlc3BvbnNlIgnK8xgFCAIYiCdiBnByb3RvMw", [file_google_protobuf_timestamp, file_latchkey_auth_v1_api_key, file_latchkey_auth_v1_external_identity, file_latchkey_auth_v1_token, file_latchkey_options_v1_options, file_latchkey_user_v1_user]);
 
 /**
  * Request of CheckPasswordStrength.
@@ -1655,6 +1657,261 @@ export const ApproveDeviceAuthorizationResponseSchema: GenMessage<ApproveDeviceA
   messageDesc(file_latchkey_auth_v1_auth_service, 54);
 
 /**
+ * The request of StartExternalLogin.
+ *
+ * @generated from message latchkey.auth.v1.StartExternalLoginRequest
+ */
+export type StartExternalLoginRequest = Message<"latchkey.auth.v1.StartExternalLoginRequest"> & {
+  /**
+   * The id of a configured provider, e.g. "google".
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * Where the provider sends the browser back to; must be exactly one of the
+   * provider's allowed redirect URLs.
+   *
+   * @generated from field: string redirect_url = 2;
+   */
+  redirectUrl: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartExternalLoginRequest.
+ * Use `create(StartExternalLoginRequestSchema)` to create a new message.
+ */
+export const StartExternalLoginRequestSchema: GenMessage<StartExternalLoginRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 55);
+
+/**
+ * The answer of StartExternalLogin.
+ *
+ * @generated from message latchkey.auth.v1.StartExternalLoginResponse
+ */
+export type StartExternalLoginResponse = Message<"latchkey.auth.v1.StartExternalLoginResponse"> & {
+  /**
+   * The provider's authorization endpoint with every parameter set (client
+   * id, redirect URL, scopes, state, nonce, PKCE challenge).
+   *
+   * @generated from field: string authorization_url = 1;
+   */
+  authorizationUrl: string;
+
+  /**
+   * The state parameter (CSRF token) of this login, for CompleteExternalLogin.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * When the state stops working.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 3;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.StartExternalLoginResponse.
+ * Use `create(StartExternalLoginResponseSchema)` to create a new message.
+ */
+export const StartExternalLoginResponseSchema: GenMessage<StartExternalLoginResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 56);
+
+/**
+ * The request of CompleteExternalLogin.
+ *
+ * @generated from message latchkey.auth.v1.CompleteExternalLoginRequest
+ */
+export type CompleteExternalLoginRequest = Message<"latchkey.auth.v1.CompleteExternalLoginRequest"> & {
+  /**
+   * The provider's authorization code, or the hand-off code that this
+   * server's callback put in the front-end URL.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The state answered by StartExternalLogin.
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * As in SignIn: the refresh token lasts the keep-logged-in lifetime.
+   *
+   * @generated from field: bool keep_logged_in = 3;
+   */
+  keepLoggedIn: boolean;
+
+  /**
+   * A name for the device or client signing in, shown in session lists.
+   *
+   * @generated from field: string device_name = 4;
+   */
+  deviceName: string;
+
+  /**
+   * The `iss` parameter of the provider's authorization response (RFC 9207),
+   * when the provider sent one; a provider that announces it requires it.
+   * Not used with a hand-off code.
+   *
+   * @generated from field: string iss = 5;
+   */
+  iss: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompleteExternalLoginRequest.
+ * Use `create(CompleteExternalLoginRequestSchema)` to create a new message.
+ */
+export const CompleteExternalLoginRequestSchema: GenMessage<CompleteExternalLoginRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 57);
+
+/**
+ * The answer of CompleteExternalLogin.
+ *
+ * @generated from message latchkey.auth.v1.CompleteExternalLoginResponse
+ */
+export type CompleteExternalLoginResponse = Message<"latchkey.auth.v1.CompleteExternalLoginResponse"> & {
+  /**
+   * The outcome, as for SignIn.
+   *
+   * @generated from oneof latchkey.auth.v1.CompleteExternalLoginResponse.result
+   */
+  result: {
+    /**
+     * The sign-in is complete.
+     *
+     * @generated from field: latchkey.auth.v1.TokenPair tokens = 1;
+     */
+    value: TokenPair;
+    case: "tokens";
+  } | {
+    /**
+     * A second factor is needed; complete it with CompleteMfaChallenge.
+     *
+     * @generated from field: latchkey.auth.v1.MfaChallenge mfa_required = 2;
+     */
+    value: MfaChallenge;
+    case: "mfaRequired";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The provider that signed the user in.
+   *
+   * @generated from field: string provider = 3;
+   */
+  provider: string;
+
+  /**
+   * Whether this login created the user.
+   *
+   * @generated from field: bool user_created = 4;
+   */
+  userCreated: boolean;
+
+  /**
+   * Whether this login linked the provider's account to the user.
+   *
+   * @generated from field: bool identity_linked = 5;
+   */
+  identityLinked: boolean;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.CompleteExternalLoginResponse.
+ * Use `create(CompleteExternalLoginResponseSchema)` to create a new message.
+ */
+export const CompleteExternalLoginResponseSchema: GenMessage<CompleteExternalLoginResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 58);
+
+/**
+ * The request of ListExternalIdentities.
+ *
+ * @generated from message latchkey.auth.v1.ListExternalIdentitiesRequest
+ */
+export type ListExternalIdentitiesRequest = Message<"latchkey.auth.v1.ListExternalIdentitiesRequest"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListExternalIdentitiesRequest.
+ * Use `create(ListExternalIdentitiesRequestSchema)` to create a new message.
+ */
+export const ListExternalIdentitiesRequestSchema: GenMessage<ListExternalIdentitiesRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 59);
+
+/**
+ * The answer of ListExternalIdentities.
+ *
+ * @generated from message latchkey.auth.v1.ListExternalIdentitiesResponse
+ */
+export type ListExternalIdentitiesResponse = Message<"latchkey.auth.v1.ListExternalIdentitiesResponse"> & {
+  /**
+   * The caller's linked identities, oldest first.
+   *
+   * @generated from field: repeated latchkey.auth.v1.ExternalIdentity identities = 1;
+   */
+  identities: ExternalIdentity[];
+
+  /**
+   * Whether the user has a password; a user without one keeps at least one
+   * identity.
+   *
+   * @generated from field: bool password_set = 2;
+   */
+  passwordSet: boolean;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.ListExternalIdentitiesResponse.
+ * Use `create(ListExternalIdentitiesResponseSchema)` to create a new message.
+ */
+export const ListExternalIdentitiesResponseSchema: GenMessage<ListExternalIdentitiesResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 60);
+
+/**
+ * The request of UnlinkExternalIdentity.
+ *
+ * @generated from message latchkey.auth.v1.UnlinkExternalIdentityRequest
+ */
+export type UnlinkExternalIdentityRequest = Message<"latchkey.auth.v1.UnlinkExternalIdentityRequest"> & {
+  /**
+   * The identity's id.
+   *
+   * @generated from field: string identity_id = 1;
+   */
+  identityId: string;
+};
+
+/**
+ * Describes the message latchkey.auth.v1.UnlinkExternalIdentityRequest.
+ * Use `create(UnlinkExternalIdentityRequestSchema)` to create a new message.
+ */
+export const UnlinkExternalIdentityRequestSchema: GenMessage<UnlinkExternalIdentityRequest> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 61);
+
+/**
+ * The answer of UnlinkExternalIdentity.
+ *
+ * @generated from message latchkey.auth.v1.UnlinkExternalIdentityResponse
+ */
+export type UnlinkExternalIdentityResponse = Message<"latchkey.auth.v1.UnlinkExternalIdentityResponse"> & {
+};
+
+/**
+ * Describes the message latchkey.auth.v1.UnlinkExternalIdentityResponse.
+ * Use `create(UnlinkExternalIdentityResponseSchema)` to create a new message.
+ */
+export const UnlinkExternalIdentityResponseSchema: GenMessage<UnlinkExternalIdentityResponse> = /*@__PURE__*/
+  messageDesc(file_latchkey_auth_v1_auth_service, 62);
+
+/**
  * Where a device authorization stands.
  *
  * @generated from enum latchkey.auth.v1.DeviceAuthorizationStatus
@@ -2052,6 +2309,82 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ApproveDeviceAuthorizationRequestSchema;
     output: typeof ApproveDeviceAuthorizationResponseSchema;
+  },
+  /**
+   * Starts a sign-in at an upstream OpenID Connect provider (authorization
+   * code flow with PKCE S256 and a nonce). `provider` is the id of a
+   * configured provider (unknown: `invalid_argument` on `provider`);
+   * `redirect_url` must equal one of the provider's allowed redirect URLs
+   * character for character — a prefix or any other near match answers
+   * `invalid_argument` on `redirect_url`. Answers the provider's
+   * `authorization_url` to send the browser to, and the `state` it carries:
+   * single-use, valid for ten minutes, bound to the provider and the redirect
+   * URL. The PKCE verifier and the nonce never leave the server.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.StartExternalLogin
+   */
+  startExternalLogin: {
+    methodKind: "unary";
+    input: typeof StartExternalLoginRequestSchema;
+    output: typeof StartExternalLoginResponseSchema;
+  },
+  /**
+   * Completes an external login. Two ways in:
+   *
+   * 1. The client received the provider's redirect itself: `code` is the
+   *    provider's authorization code and `state` the one StartExternalLogin
+   *    answered. The server redeems the code (with the PKCE verifier and the
+   *    redirect URL bound to the state) and checks the ID token's signature,
+   *    issuer, audience and nonce.
+   * 2. The browser came back through this server's own callback
+   *    (`GET /auth/external/callback`), which redeemed the code already and
+   *    sent the browser on to the provider's front-end URL with a hand-off
+   *    `code` (single-use, valid for two minutes) and the same `state`.
+   *
+   * The provider's account is then found by its subject, or linked to the
+   * user with the same email address when both the provider and Latchkey
+   * have verified that address, or — when the provider allows sign-up — a new user without a
+   * password is created. Suspended and blocked users cannot sign in this
+   * way. As with SignIn, a user with a second factor (or a profile that
+   * requires one) gets `mfa_required` instead of tokens.
+   *
+   * Errors: an unknown, used, expired or mismatched state answers
+   * `invalid_argument` on `state` (reason EXTERNAL_STATE_INVALID); a code
+   * the provider refuses (unknown or reused) or an ID token that fails a
+   * check answers `unauthenticated` (reason EXTERNAL_LOGIN_FAILED); sign-up
+   * not allowed answers `permission_denied` (reason SIGN_UP_DISABLED); an
+   * email address taken by a user it cannot be linked to (address not
+   * verified on either side) answers `failed_precondition`.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.CompleteExternalLogin
+   */
+  completeExternalLogin: {
+    methodKind: "unary";
+    input: typeof CompleteExternalLoginRequestSchema;
+    output: typeof CompleteExternalLoginResponseSchema;
+  },
+  /**
+   * Lists the external identities linked to the caller's user, oldest first.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.ListExternalIdentities
+   */
+  listExternalIdentities: {
+    methodKind: "unary";
+    input: typeof ListExternalIdentitiesRequestSchema;
+    output: typeof ListExternalIdentitiesResponseSchema;
+  },
+  /**
+   * Unlinks one of the caller's external identities. The last way to sign
+   * in is never removed: a user without a password cannot unlink their only
+   * identity (`failed_precondition`, reason LAST_SIGN_IN_METHOD). An
+   * identity of another user answers `not_found`.
+   *
+   * @generated from rpc latchkey.auth.v1.AuthService.UnlinkExternalIdentity
+   */
+  unlinkExternalIdentity: {
+    methodKind: "unary";
+    input: typeof UnlinkExternalIdentityRequestSchema;
+    output: typeof UnlinkExternalIdentityResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latchkey_auth_v1_auth_service, 0);
