@@ -87,7 +87,11 @@ export function createExternalLogin(deps: Deps) {
       const auth = provider.clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(provider.clientSecret);
       const insecure = new URL(provider.issuer).protocol === "http:";
       found = oidc.discovery(new URL(provider.issuer), provider.clientId, undefined, auth, {
-        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+        // openid-client trusts an ID token from the token endpoint on TLS alone
+        // unless told to check its signature against the provider's JWKS; a
+        // TLS-terminating proxy or a mis-issued certificate should not be
+        // enough to forge a sign-in.
+        execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
         timeout: 10,
       });
       found.catch((error: unknown) => {
