@@ -140,6 +140,13 @@ interface CachedStatement {
   /** Result column names and declared types; undefined for a statement that returns no rows. */
   columns: string[] | undefined;
   columnTypes: string[];
+  /** Builds a row of this statement's result from its converted values. */
+  makeRow: (values: Value[]) => Row;
+  /**
+   * A SELECT ending in `LIMIT ?`: when that last argument is 1 the statement
+   * is stepped once (`get`), which costs about half of collecting all rows.
+   */
+  endsInLimit: boolean;
 }
 
 type SqlValue = null | string | number | bigint | Buffer;
@@ -173,10 +180,11 @@ export function createLocalClient(path: string, options: { timeoutMs: number }):
     let prepared: CachedStatement;
     if (statement.reader) {
       statement.raw(true);
-      const columns = statement.columns();
-      prepared = { statement, columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? "") };
+      const described = statement.columns();
+      const columns = described.map((c) => c.name);
+      prepared = { statement, columns, columnTypes: described.map((c) => c.type ?? ""), makeRow: rowMaker(columns), endsInLimit: endsInLimitParameter(sql) };
     } else {
-      prepared = { statement, columns: undefined, columnTypes: [] };
+      prepared = { statement, columns: undefined, columnTypes: [], makeRow: rowMaker([]), endsInLimit: false };
     }
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
     statements.set(sql, prepared);
@@ -188,13 +196,19 @@ export function createLocalClient(path: string, options: { timeoutMs: number }):
     const { sql, args } = typeof input === "string" ? { sql: input, args: [] } : input;
     if (args !== undefined && !Array.isArray(args)) throw new TypeError("named arguments are not supported by the local client");
     const values = (args ?? []).map(toSql);
-    const { statement, columns, columnTypes } = prepare(sql);
+    const { statement, columns, columnTypes, makeRow, endsInLimit } = prepare(sql);
     if (columns) {
-      const rows = (statement.all(values) as unknown[][]).map((raw) => toRow(raw, columns));
-      return resultSet(columns, columnTypes, rows, 0, undefined);
+      let rows: Row[];
+      if (endsInLimit && isOne(values[values.length - 1])) {
+        const first = statement.get(values) as unknown[] | undefined;
+        rows = first === undefined ? [] : [makeRow(fromSqlRow(first))];
+      } else {
+        rows = (statement.all(values) as unknown[][]).map((raw) => makeRow(fromSqlRow(raw)));
+      }
+      return new LocalResultSet(columns, columnTypes, rows, 0, undefined);
     }
     const info = statement.run(values);
-    return resultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
+    return new LocalResultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
   }
 
   /** Runs `statements` in one transaction opened by `begin`; rolls back on any failure. */
@@ -286,12 +300,87 @@ function fromSql(value: unknown): Value {
   return value as Value;
 }
 
-/** A row as @libsql/client makes it: indexed values (not enumerable), `length`, and one enumerable property per column name. */
-function toRow(raw: unknown[], columns: string[]): Row {
+/** Converts a raw row of the driver in place. */
+function fromSqlRow(raw: unknown[]): Value[] {
+  for (let i = 0; i < raw.length; i++) raw[i] = fromSql(raw[i]);
+  return raw as Value[];
+}
+
+function isOne(value: SqlValue | undefined): boolean {
+  return value === 1 || value === 1n;
+}
+
+/**
+ * True for a SELECT whose text ends in `LIMIT ?` and whose `?` markers are all
+ * plain positional ones, so the last argument is that limit. A statement with
+ * comments is left out: a `?` inside one would not be a parameter.
+ */
+function endsInLimitParameter(sql: string): boolean {
+  return /^\s*(?:select|with)\b/i.test(sql) && /\slimit\s+\?\s*;?\s*$/i.test(sql) && !/--|\/\*|\?\d|[:@$][A-Za-z_]/.test(sql);
+}
+
+/**
+ * Column names that cannot be plain own properties beside indexed access
+ * through the prototype: an index-like name would shadow that index,
+ * `length` the row length, `__proto__` the prototype itself.
+ */
+function clashesWithIndexedAccess(name: string): boolean {
+  return name === "length" || name === "__proto__" || /^(?:0|[1-9]\d*)$/.test(name);
+}
+
+/**
+ * Base of the rows of one statement: values are held privately and read by
+ * index through getters its per-statement subclass defines on the prototype,
+ * so a row costs one allocation plus one plain property per column name,
+ * instead of a property definition per value and per name.
+ */
+class ColumnRow {
+  readonly #values: Value[];
+  constructor(values: Value[]) {
+    this.#values = values;
+  }
+  static valueAt(row: ColumnRow, index: number): Value {
+    return row.#values[index]!;
+  }
+}
+
+/**
+ * Makes rows shaped as @libsql/client's: indexed values and `length`, both
+ * not enumerable, and one enumerable own property per column name (the first
+ * column of a repeated name wins). drizzle reads selected fields by index
+ * (`Array.prototype.slice.call(row)`) and raw SQL results by name
+ * (`Object.keys`), so both must hold on the same row.
+ */
+function rowMaker(columns: string[]): (values: Value[]) => Row {
+  if (columns.some(clashesWithIndexedAccess)) return (values) => definedRow(values, columns);
+  const named: Array<[index: number, name: string]> = [];
+  const seen = new Set<string>();
+  columns.forEach((name, index) => {
+    if (!seen.has(name)) named.push([index, name]);
+    seen.add(name);
+  });
+  class StatementRow extends ColumnRow {}
+  Object.defineProperty(StatementRow.prototype, "length", { value: columns.length });
+  for (let index = 0; index < columns.length; index++) {
+    Object.defineProperty(StatementRow.prototype, index, {
+      get(this: ColumnRow) {
+        return ColumnRow.valueAt(this, index);
+      },
+    });
+  }
+  return (values) => {
+    const row = new StatementRow(values) as unknown as Record<string, Value>;
+    for (const [index, name] of named) row[name] = values[index]!;
+    return row as unknown as Row;
+  };
+}
+
+/** A row with every index and name defined on the row itself, for the rare column names that clash with indexed access. */
+function definedRow(values: Value[], columns: string[]): Row {
   const row: Record<string | number, unknown> = {};
-  Object.defineProperty(row, "length", { value: raw.length });
-  for (let i = 0; i < raw.length; i++) {
-    const value = fromSql(raw[i]);
+  Object.defineProperty(row, "length", { value: values.length });
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
     Object.defineProperty(row, i, { value });
     const name = columns[i]!;
     if (!Object.hasOwn(row, name)) row[name] = value;
@@ -299,13 +388,16 @@ function toRow(raw: unknown[], columns: string[]): Row {
   return row as unknown as Row;
 }
 
-function resultSet(columns: string[], columnTypes: string[], rows: Row[], rowsAffected: number, lastInsertRowid: bigint | undefined): ResultSet {
-  return {
-    columns,
-    columnTypes,
-    rows,
-    rowsAffected,
-    lastInsertRowid,
-    toJSON: () => ({ columns, columnTypes, rows: rows.map((row) => Array.from(row as ArrayLike<unknown>)), rowsAffected, lastInsertRowid: lastInsertRowid?.toString() ?? null }),
-  };
+class LocalResultSet implements ResultSet {
+  constructor(
+    readonly columns: string[],
+    readonly columnTypes: string[],
+    readonly rows: Row[],
+    readonly rowsAffected: number,
+    readonly lastInsertRowid: bigint | undefined,
+  ) {}
+  toJSON() {
+    const { columns, columnTypes, rows, rowsAffected, lastInsertRowid } = this;
+    return { columns, columnTypes, rows: rows.map((row) => Array.from(row as ArrayLike<unknown>)), rowsAffected, lastInsertRowid: lastInsertRowid?.toString() ?? null };
+  }
 }
