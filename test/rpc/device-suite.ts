@@ -9,6 +9,7 @@ import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createHash } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, type JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/latchkey/admin/v1/admin_service_pb.js";
 import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { SubjectKind } from "../../gen/latchkey/auth/v1/token_pb.js";
 import { DeviceSchema, type License } from "../../gen/latchkey/license/v1/license_pb.js";
@@ -47,6 +48,7 @@ export function defineDeviceSuite(start: () => Promise<RpcTarget>): void {
   let users: Client<typeof UserService>;
   let orgs: Client<typeof OrganisationService>;
   let licenses: Client<typeof LicenseService>;
+  let admin: Client<typeof AdminService>;
   let rootToken: string;
   let provider: Org;
   let customer: Org;
@@ -129,6 +131,7 @@ export function defineDeviceSuite(start: () => Promise<RpcTarget>): void {
     users = createClient(UserService, target.transports.connect);
     orgs = createClient(OrganisationService, target.transports.connect);
     licenses = createClient(LicenseService, target.transports.connect);
+    admin = createClient(AdminService, target.transports.connect);
     rootToken = (await signInPair(auth, ADMIN.email, ADMIN.password)).accessToken;
     [provider, customer, outsider] = await Promise.all([organisationWithOwner("provider"), organisationWithOwner("customer"), organisationWithOwner("outsider")]);
     member = await join(customer.owner, customer.id);
@@ -403,6 +406,21 @@ export function defineDeviceSuite(start: () => Promise<RpcTarget>): void {
       const forged = `${head}.${Buffer.from(JSON.stringify({ ...decodeJwt(answer.certificate), features: ["everything"] })).toString("base64url")}.${signature}`;
       expect(body).not.toBe(forged.split(".")[1]);
       expect(await verifyLicenseCertificate(forged, keys, { now: Date.now(), issuer })).toEqual({ valid: false, reason: "bad_signature" });
+
+      // After AdminService rotates the signing keys, new certificates carry the new key; the old one
+      // verifies against the served JWKS while its retired key stays published, and not with the
+      // current key alone (what a device holds once the retired key is withdrawn).
+      const rotated = await admin.rotateSigningKeys({}, bearer(rootToken));
+      expect(rotated.currentKid).not.toBe(kid);
+      const renewed = await licenses.checkLicense({ feature: "inference" }, bearer(tokens.accessToken));
+      expect(decodeProtectedHeader(renewed.certificate).kid).toBe(rotated.currentKid);
+      const served = await jwks();
+      expect(served.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([kid, rotated.currentKid]));
+      expect(await verifyLicenseCertificate(renewed.certificate, served, { now: Date.now(), issuer })).toMatchObject({ valid: true, stale: false });
+      expect(await verifyLicenseCertificate(answer.certificate, served, { now: Date.now(), issuer })).toMatchObject({ valid: true, stale: false });
+      const currentOnly = { keys: served.keys.filter((k) => k.kid === rotated.currentKid) };
+      expect(await verifyLicenseCertificate(answer.certificate, currentOnly, { now: Date.now(), issuer })).toEqual({ valid: false, reason: "unknown_key" });
+      expect(await verifyLicenseCertificate(renewed.certificate, currentOnly, { now: Date.now(), issuer })).toMatchObject({ valid: true });
     });
   });
 }
