@@ -7,8 +7,9 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { DomainError, Reason } from "../domain/errors.js";
 import type { Clock } from "../domain/ports.js";
-import { blockedForMs, refusedHit, type ThrottleRule } from "../domain/throttle/rules.js";
-import type { Database } from "../store/database.js";
+import { blockedForMs, lockoutRule, refusedHit, type ThrottleRule } from "../domain/throttle/rules.js";
+import type { Database, Db } from "../store/database.js";
+import { findLockoutProfile } from "../store/queries/security-profiles.js";
 import { clearThrottle, findThrottles, hitThrottle } from "../store/queries/throttles.js";
 
 /** The one answer of every lockout and rate limit; the same whether or not an account exists. */
@@ -18,6 +19,15 @@ export function tooManyAttempts(retryAfterMs: number): DomainError {
     retryAfterMs: ms,
     metadata: { retry_after_ms: String(ms) },
   });
+}
+
+/**
+ * The lockout rule that counts a failure against an account (a wrong
+ * password or second-factor code): its profile's, or the default profile's
+ * when there is no such account.
+ */
+export async function accountLockoutRule(db: Db, userId: string | undefined): Promise<ThrottleRule> {
+  return lockoutRule(await findLockoutProfile(db, userId));
 }
 
 export interface Throttles {

@@ -20,9 +20,10 @@ import {
   insertCodeWithinCap,
   markVerifiedIfAccepted,
   recordWrongAttempt,
+  codeInserted,
   voidEarlierCodes,
-  withdrawMessageUnlessInserted,
 } from "../../src/store/queries/verification-codes.js";
+import { withdrawMessageUnless } from "../../src/store/queries/outbox.js";
 import { outbox as outboxTable, users, verificationCodes } from "../../src/store/schema/index.js";
 import { captureLogger, manualClock } from "../support/in-process-app.js";
 
@@ -73,7 +74,7 @@ async function send(userId: string, code: string) {
     insertCodeWithinCap(database.db, row, { windowStart: now - SEND_WINDOW_MS, max: MAX_SENDS_PER_WINDOW }),
     voidEarlierCodes(database.db, row),
     message.statement,
-    withdrawMessageUnlessInserted(database.db, message.id, id),
+    withdrawMessageUnless(database.db, message.id, codeInserted(database.db, id)),
   ]);
   return { id, inserted: inserted.length === 1, outboxId: message.id };
 }

@@ -10,6 +10,7 @@
  * verifying, exactly as without the cache. Session and user state are not
  * the verifier's business: callers look them up on every call.
  */
+import { BoundedCache } from "../bounded-cache.js";
 import { CLOCK_TOLERANCE_SECONDS, verifyAccessTokenTimes, type PublicKeyResolver, type VerifiedAccessToken } from "./access-token.js";
 
 export interface AccessTokenVerifierOptions {
@@ -38,11 +39,7 @@ interface Entry {
 }
 
 export function createAccessTokenVerifier(resolveKey: PublicKeyResolver, options: AccessTokenVerifierOptions): AccessTokenVerifier {
-  const capacity = options.capacity ?? DEFAULT_VERIFIED_TOKENS;
-  if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`capacity must be a non-negative integer, got ${capacity}`);
-  // A Map iterates in insertion order: re-inserting on every hit keeps the
-  // least recently used entry first.
-  const entries = new Map<string, Entry>();
+  const entries = new BoundedCache<string, Entry>({ maxEntries: options.capacity ?? DEFAULT_VERIFIED_TOKENS });
 
   function timely(entry: Entry, now: number): boolean {
     const seconds = Math.floor(now / 1000);
@@ -54,17 +51,13 @@ export function createAccessTokenVerifier(resolveKey: PublicKeyResolver, options
     async verify(token, now) {
       const hit = entries.get(token);
       if (hit) {
+        if (timely(hit, now) && (await resolveKey(hit.token.header.kid))) return hit.token;
         entries.delete(token);
-        if (!timely(hit, now)) return undefined;
-        if (!(await resolveKey(hit.token.header.kid))) return undefined;
-        entries.set(token, hit);
-        return hit.token;
+        return undefined;
       }
       const verified = await verifyAccessTokenTimes(token, resolveKey, { issuer: options.issuer, audience: options.audience, now, type: options.type });
-      if (!verified || capacity === 0) return verified?.token;
-      if (entries.size >= capacity) entries.delete(entries.keys().next().value as string);
-      entries.set(token, verified);
-      return verified.token;
+      if (verified) entries.set(token, verified);
+      return verified?.token;
     },
     clear() {
       entries.clear();

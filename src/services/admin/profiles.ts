@@ -19,6 +19,7 @@ import {
   isProfileNameTaken,
   listSecurityProfiles,
   profileUnchangedSince,
+  requireDefaultProfile,
   updateSecurityProfile,
   type SecurityProfileRow,
 } from "../../store/queries/security-profiles.js";
@@ -47,12 +48,6 @@ export function createProfileHandlers(deps: ServiceDeps): AdminHandlers<"listSec
   const { database, clock, random } = deps;
   const db = database.db;
 
-  async function defaultProfile(): Promise<SecurityProfileRow> {
-    const row = await findSecurityProfile(db, DEFAULT_PROFILE_ID);
-    if (!row) throw new Error("the default security profile is missing");
-    return row;
-  }
-
   return {
     async listSecurityProfiles() {
       return { profiles: (await listSecurityProfiles(db)).map(toProtoProfile) };
@@ -68,7 +63,7 @@ export function createProfileHandlers(deps: ServiceDeps): AdminHandlers<"listSec
     async createSecurityProfile(req, ctx) {
       const requested = req.profile!;
       checkProfileName(requested.name);
-      const settings = settingsForNewProfile(settingsOf(requested), settingsOf(await defaultProfile()));
+      const settings = settingsForNewProfile(settingsOf(requested), settingsOf(await requireDefaultProfile(db)));
       const now = clock.now();
       const row: SecurityProfileRow = { ...settings, id: random.uuid(), name: requested.name, createdAt: now, updatedAt: now };
       try {

@@ -7,7 +7,7 @@ import { ValidateTokenResponseSchema, type AuthService } from "../../../gen/latc
 import { invalidCredentials, invalidField, notFound } from "../../domain/errors.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
 import { prefixOf } from "../access/api-key-format.js";
-import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { findEffectiveProfile, requireDefaultProfile } from "../../store/queries/security-profiles.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
 import { findUserById, setActiveOrganisation } from "../../store/queries/users.js";
 import { peekTokenType } from "../../domain/tokens/access-token.js";
@@ -31,8 +31,7 @@ export function createAuthService(deps: ServiceDeps): ServiceImpl<typeof AuthSer
     ...createDeviceAuthorizationHandlers(deps),
     ...createExternalLoginHandlers(deps),
     async checkPasswordStrength(req) {
-      const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
-      if (!profile) throw new Error("the default security profile is missing");
+      const profile = await requireDefaultProfile(database.db);
       const result = await deps.passwordStrength(normalisePassword(req.password), req.userInputs, {
         minLength: profile.passwordMinLength,
         minScore: profile.passwordMinScore,

@@ -15,10 +15,8 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { renderSVG } from "uqr";
 import type { AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { MfaMethod } from "../../../gen/latchkey/auth/v1/token_pb.js";
-import { codeHashesMatch, codeState, hashCode, normaliseSubmittedCode } from "../../domain/codes.js";
 import { Reason, invalidCredentials, invalidField, preconditionFailed } from "../../domain/errors.js";
 import { looksLikeChallengeToken, maskAddress, mfaThrottleKey, type MfaMethodName } from "../../domain/mfa/challenge.js";
-import { lockoutRule, throttleKeys } from "../../domain/throttle/rules.js";
 import { generateRecoveryCodes, hashRecoveryCode, normaliseRecoveryCode } from "../../domain/mfa/recovery-codes.js";
 import { matchTotpStep, newTotpSecret, otpauthUri, totpSecretBase32 } from "../../domain/mfa/totp.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
@@ -40,7 +38,6 @@ import {
   findTotpFactor,
   hasTotpFactor,
   mfaChannelIs,
-  withdrawMessageUnlessAudited,
   insertRecoveryCodes,
   recordChallengeFailure,
   setMfaChannel,
@@ -48,17 +45,20 @@ import {
   type MfaChallengeRow,
   type TotpFactorRow,
 } from "../../store/queries/second-factors.js";
-import { findEffectiveProfile } from "../../store/queries/security-profiles.js";
+import { requireEffectiveProfile } from "../../store/queries/security-profiles.js";
+import { auditEventWritten } from "../../store/queries/audit-events.js";
+import { withdrawMessageUnless } from "../../store/queries/outbox.js";
 import { findUserById, type UserRow } from "../../store/queries/users.js";
-import { acceptsSubmission, consumeCode, findLatestCode, recordWrongAttempt } from "../../store/queries/verification-codes.js";
+import { acceptsSubmission, consumeCode, recordWrongAttempt } from "../../store/queries/verification-codes.js";
 import { clientOf, personOf } from "../caller.js";
 import { userEvent } from "../user/audit.js";
-import { createThrottles } from "../throttle.js";
+import { accountLockoutRule, createThrottles } from "../throttle.js";
 import type { ServiceDeps } from "../deps.js";
 import { securityNotice, type SecurityNoticeKind } from "../delivery/notifications.js";
 import type { QueuedMessage } from "../delivery/outbox.js";
-import { boundCode, sendCode } from "../user/verification.js";
+import { checkCode, sendCode } from "../user/verification.js";
 import { challengeMethods, codeAddress, codePurposeOf, findLiveChallenge } from "./mfa-challenges.js";
+import { createPasswordCheck } from "./password-check.js";
 import { toProtoTokenPair } from "./to-proto.js";
 
 export type MfaHandlers = Pick<
@@ -94,9 +94,10 @@ function wrongCode(): never {
 }
 
 export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
-  const { database, clock, random, hasher, totpKey, outbox, config, signIn } = deps;
+  const { database, clock, random, totpKey, outbox, config, signIn } = deps;
   const db = database.db;
   const throttles = createThrottles({ database, clock });
+  const passwordCheck = createPasswordCheck(deps);
 
   async function loadUser(userId: string): Promise<UserRow> {
     const user = await findUserById(db, userId);
@@ -131,10 +132,8 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
     return accepted.length === 1 ? step : undefined;
   }
 
-  /** The lockout rule of the user's profile, for wrong passwords and codes alike. */
-  async function lockoutOf(userId: string) {
-    return lockoutRule((await findEffectiveProfile(db, userId)) ?? { lockoutThreshold: 0, lockoutWindowSeconds: 900 });
-  }
+  /** The lockout rule of the user's profile, for wrong codes as for wrong passwords. */
+  const lockoutOf = (userId: string) => accountLockoutRule(db, userId);
 
   /**
    * The account password as proof for a change. Wrong ones count against the
@@ -142,12 +141,12 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
    */
   async function checkPassword(user: UserRow, password: string): Promise<void> {
     if (password === "") throw invalidField("password", "is required");
-    const key = await throttleKeys.lockout(user.email);
-    await throttles.assertOpen([key]);
-    if (!(await hasher.verify(user.passwordHash, normalisePassword(password)))) {
-      await throttles.recordFailure(key, await lockoutOf(user.id));
-      throw invalidField("password", "is wrong");
-    }
+    await passwordCheck({
+      email: user.email,
+      password: normalisePassword(password),
+      account: async () => user,
+      judge: (_account, passwordOk) => (passwordOk ? undefined : { statements: [], error: invalidField("password", "is wrong") }),
+    });
   }
 
   /** A current code of the app as proof for a change; wrong ones count like wrong codes at sign-in. */
@@ -215,12 +214,11 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
       if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, user, method, clientAddress);
       return;
     }
-    const purpose = codePurposeOf(method);
-    const code = await findLatestCode(db, user.id, purpose);
-    if (!code || codeState(code, now) !== "live") return failChallenge(challenge, user, method, clientAddress);
-    const codeHash = await hashCode(user.id, purpose, boundCode(normaliseSubmittedCode(submitted), challenge.id));
-    if (!codeHashesMatch(code.codeHash, codeHash)) return failChallenge(challenge, user, method, clientAddress, code.id);
-    const submission = { codeId: code.id, userId: user.id, purpose, codeHash, now };
+    // A wrong code is counted in the batch that counts it against the challenge.
+    const check = await checkCode(db, { userId: user.id, purpose: codePurposeOf(method), submitted, now, bindTo: challenge.id, countWrong: false });
+    if (check.outcome === "unusable") return failChallenge(challenge, user, method, clientAddress);
+    if (check.outcome === "wrong") return failChallenge(challenge, user, method, clientAddress, check.codeId);
+    const { submission } = check;
     const [consumed, used] = await database.batch([consumeMfaChallenge(db, challenge.id, now, acceptsSubmission(db, submission)), consumeCode(db, submission)]);
     if (consumed.length !== 1 || used.length !== 1) return failChallenge(challenge, user, method, clientAddress);
   }
@@ -357,7 +355,7 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
         insertAuditEventIf(db, event, hasTotpFactor(db, user.id)),
         deleteTotpFactor(db, user.id),
         deleteRecoveryCodes(db, user.id),
-        ...removed.flatMap((n) => [n.statement, withdrawMessageUnlessAudited(db, n.id, event.id)]),
+        ...removed.flatMap((n) => [n.statement, withdrawMessageUnless(db, n.id, auditEventWritten(db, event.id))]),
       ]);
       if (deleted.length > 0 && removed.length > 0) await outbox.deliver(removed.map((n) => n.id));
       return {};
@@ -365,14 +363,14 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
 
     async getMfaStatus(_req, ctx) {
       const user = await loadUser(personOf(ctx).userId);
-      const [factor, remaining, profile] = await Promise.all([findTotpFactor(db, user.id), countUnusedRecoveryCodes(db, user.id), findEffectiveProfile(db, user.id)]);
+      const [factor, remaining, profile] = await Promise.all([findTotpFactor(db, user.id), countUnusedRecoveryCodes(db, user.id), requireEffectiveProfile(db, user.id)]);
       const totpEnabled = factor?.confirmedAt != null;
       return {
         totpEnabled,
         emailEnabled: user.mfaEmailEnabled,
         smsEnabled: user.mfaSmsEnabled,
         recoveryCodesRemaining: totpEnabled ? remaining : 0,
-        requiredByProfile: profile?.mfaRequired ?? false,
+        requiredByProfile: profile.mfaRequired,
       };
     },
 
@@ -397,7 +395,7 @@ export function createMfaHandlers(deps: ServiceDeps): MfaHandlers {
         insertAuditEventIf(db, event, mfaChannelIs(db, user.id, channel, !req.enabled)),
         setMfaChannel(db, user.id, channel, req.enabled, now),
         told.statement,
-        withdrawMessageUnlessAudited(db, told.id, event.id),
+        withdrawMessageUnless(db, told.id, auditEventWritten(db, event.id)),
       ]);
       if (changed.length > 0) await outbox.deliver([told.id]);
       return {};

@@ -18,11 +18,11 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQL } from "drizzle-orm";
 import type { AuthService } from "../../../gen/latchkey/auth/v1/auth_service_pb.js";
-import { codeHashesMatch, codeState, hashCode, normaliseSubmittedCode, resendBlockedForMs } from "../../domain/codes.js";
+import { resendBlockedForMs } from "../../domain/codes.js";
 import { DomainError, Reason, invalidCredentials } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
-import { ADDRESS_RULES, RESET_MAILS_PER_ADDRESS, lockoutRule, throttleKeys } from "../../domain/throttle/rules.js";
+import { ADDRESS_RULES, RESET_MAILS_PER_ADDRESS, throttleKeys } from "../../domain/throttle/rules.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import {
   clearThrottleIf,
@@ -32,18 +32,19 @@ import {
   revokeSessionsIf,
   setPasswordHashIf,
   trimPasswordHistoryIf,
-  withdrawMessageUnless,
 } from "../../store/queries/password-changes.js";
-import { findEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
+import { withdrawMessageUnless } from "../../store/queries/outbox.js";
+import { requireEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
 import { findUserByEmail, findUserById, type UserRow } from "../../store/queries/users.js";
-import { acceptsSubmission, consumeCode, findLatestCode, recordWrongAttempt, type Submission } from "../../store/queries/verification-codes.js";
+import { acceptsSubmission, consumeCode, findLatestCode } from "../../store/queries/verification-codes.js";
 import { clientOf, personOf } from "../caller.js";
 import { securityNotice } from "../delivery/notifications.js";
 import type { ServiceDeps } from "../deps.js";
 import { accountWords, assertAcceptablePassword } from "../password-policy.js";
 import { createThrottles } from "../throttle.js";
 import type { ClientInfo } from "../tokens/token-service.js";
-import { prepareCode } from "../user/verification.js";
+import { checkCode, prepareCode } from "../user/verification.js";
+import { createPasswordCheck } from "./password-check.js";
 
 type PasswordHandlers = Pick<ServiceImpl<typeof AuthService>, "changePassword" | "startPasswordReset" | "completePasswordReset">;
 
@@ -64,12 +65,7 @@ export function createPasswordHandlers(deps: ServiceDeps): PasswordHandlers {
   const { database, hasher, passwordStrength, clock, random, config, outbox } = deps;
   const db = database.db;
   const throttles = createThrottles({ database, clock });
-
-  async function profileOf(userId: string): Promise<SecurityProfileRow> {
-    const profile = await findEffectiveProfile(db, userId);
-    if (!profile) throw new Error(`no security profile for user ${userId}`);
-    return profile;
-  }
+  const checkPassword = createPasswordCheck(deps);
 
   /** Throws invalid_argument unless `password` may become the account's password. */
   async function assertNewPassword(user: UserRow, profile: SecurityProfileRow, password: string): Promise<void> {
@@ -116,17 +112,22 @@ export function createPasswordHandlers(deps: ServiceDeps): PasswordHandlers {
       const client = clientOf(ctx);
       const user = await findUserById(db, actor.userId);
       if (!user) throw invalidCredentials();
-      const lockoutKey = await throttleKeys.lockout(user.email);
-      await throttles.assertOpen([lockoutKey]);
-      const profile = await profileOf(user.id);
-      if (!(await hasher.verify(user.passwordHash, normalisePassword(req.currentPassword)))) {
-        // A stolen access token must not become a way to guess the password.
-        await database.batch([
-          throttles.hitStatement(lockoutKey, lockoutRule(profile)),
-          insertAuditEvent(db, { id: random.uuid(), occurredAt: clock.now(), type: "password.change_failed", actorId: user.id, userId: user.id, sessionId: actor.sessionId, ipAddress: client.clientAddress, details: { reason: "wrong_password" } }),
-        ]);
-        throw invalidCredentials();
-      }
+      // A stolen access token must not become a way to guess the password.
+      const { lockoutKey } = await checkPassword({
+        email: user.email,
+        password: normalisePassword(req.currentPassword),
+        account: async () => user,
+        judge: (_account, passwordOk) =>
+          passwordOk
+            ? undefined
+            : {
+                statements: [
+                  insertAuditEvent(db, { id: random.uuid(), occurredAt: clock.now(), type: "password.change_failed", actorId: user.id, userId: user.id, sessionId: actor.sessionId, ipAddress: client.clientAddress, details: { reason: "wrong_password" } }),
+                ],
+                error: invalidCredentials(),
+              },
+      });
+      const profile = await requireEffectiveProfile(db, user.id);
       const password = normalisePassword(req.newPassword);
       await assertNewPassword(user, profile, password);
       const newHash = await hasher.hash(password);
@@ -185,20 +186,16 @@ export function createPasswordHandlers(deps: ServiceDeps): PasswordHandlers {
       await throttles.consume(throttleKeys.address("password_reset_complete", client.clientAddress), ADDRESS_RULES.passwordResetCompletions);
       const user = await findUserByEmail(db, normaliseEmail(req.email));
       if (!user) throw invalidCredentials();
-      const code = await findLatestCode(db, user.id, "password_reset");
-      if (!code || codeState(code, clock.now()) !== "live") throw invalidCredentials();
-      const codeHash = await hashCode(user.id, "password_reset", normaliseSubmittedCode(req.code));
-      if (!codeHashesMatch(code.codeHash, codeHash)) {
-        await recordWrongAttempt(db, code.id, clock.now());
-        throw invalidCredentials();
-      }
-      const profile = await profileOf(user.id);
+      const check = await checkCode(db, { userId: user.id, purpose: "password_reset", submitted: req.code, now: clock.now() });
+      if (check.outcome !== "match") throw invalidCredentials();
+      const profile = await requireEffectiveProfile(db, user.id);
       const password = normalisePassword(req.newPassword);
       // The code stays usable when the new password is refused.
       await assertNewPassword(user, profile, password);
       const newHash = await hasher.hash(password);
       const now = clock.now();
-      const submission: Submission = { codeId: code.id, userId: user.id, purpose: "password_reset", codeHash, now };
+      // Judged as of now, after the slow hashing of the new password.
+      const submission = { ...check.submission, now };
       const { statements, noticeId } = replacementStatements(
         { user, profile, newHash, guard: acceptsSubmission(db, submission), kind: "password_reset", client },
         await throttleKeys.lockout(user.email),

@@ -9,12 +9,12 @@ import { invalidCredentials } from "../../domain/errors.js";
 import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
-import { ADDRESS_RULES, lockoutRule, throttleKeys } from "../../domain/throttle/rules.js";
+import { ADDRESS_RULES, throttleKeys } from "../../domain/throttle/rules.js";
 import { base64url } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
-import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { requireEffectiveProfile } from "../../store/queries/security-profiles.js";
 import { findUserByEmail, updatePasswordHash } from "../../store/queries/users.js";
 import type { ClientInfo, IssuedPair, TokenService } from "../tokens/token-service.js";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -26,6 +26,7 @@ import type { Outbox, QueuedMessage } from "../delivery/outbox.js";
 import { securityNotice } from "../delivery/notifications.js";
 import { createMfaChallenges, type MfaRequired } from "./mfa-challenges.js";
 import { createThrottles } from "../throttle.js";
+import { createPasswordCheck } from "./password-check.js";
 
 export interface SignInDeps {
   database: Database;
@@ -69,9 +70,7 @@ export function createSignIn(deps: SignInDeps) {
   /** A hash of a random password, made with the current parameters. */
   const dummy = () => (dummyHash ??= hasher.hash(base64url(random.bytes(24))));
   const throttles = createThrottles({ database, clock });
-  /** The profile whose lockout rule counts this failure; the default one when there is no account. */
-  const lockoutProfile = async (userId: string | undefined) =>
-    (userId ? await findEffectiveProfile(db, userId) : undefined) ?? (await findSecurityProfile(db, DEFAULT_PROFILE_ID)) ?? { lockoutThreshold: 10, lockoutWindowSeconds: 900 };
+  const checkPassword = createPasswordCheck(deps);
 
   const mfa = createMfaChallenges(deps);
 
@@ -82,8 +81,7 @@ export function createSignIn(deps: SignInDeps) {
    */
   async function openUserSession(user: UserRow, request: SessionRequest): Promise<IssuedPair> {
     const { client } = request;
-    const profile = request.profile ?? (await findEffectiveProfile(db, user.id));
-    if (!profile) throw new Error(`no security profile for user ${user.id}`);
+    const profile = request.profile ?? (await requireEffectiveProfile(db, user.id));
     // New sessions start in the organisation the user last worked in, if the
     // user is still a member of it.
     const organisationRole = user.activeOrganisationId ? await findMembershipRole(db, user.activeOrganisationId, user.id) : undefined;
@@ -128,32 +126,32 @@ export function createSignIn(deps: SignInDeps) {
   async function signIn(input: SignInInput, client: ClientInfo): Promise<SignInResult> {
     const email = normaliseEmail(input.email);
     const password = normalisePassword(input.password);
-    // Per account (keyed by the email, known or not) and per client address;
-    // a blocked key is refused before any password work.
-    const lockoutKey = await throttleKeys.lockout(email);
-    const addressKey = throttleKeys.address("sign_in", client.clientAddress);
-    const counted = await throttles.assertOpen([lockoutKey, addressKey]);
-    const user = await findUserByEmail(db, email);
-    const passwordOk = await hasher.verify(user?.passwordHash ?? (await dummy()), password);
+    // Per account (keyed by the email, known or not) and per client address.
+    const { account: user, lockoutKey, counted } = await checkPassword({
+      email,
+      password,
+      account: () => findUserByEmail(db, email),
+      dummyHash: dummy,
+      alsoCounted: [{ key: throttleKeys.address("sign_in", client.clientAddress), rule: ADDRESS_RULES.signInFailures }],
+      judge: (user, passwordOk) =>
+        user && passwordOk && user.state === "active"
+          ? undefined
+          : {
+              statements: [
+                insertAuditEvent(db, {
+                  id: random.uuid(),
+                  occurredAt: clock.now(),
+                  type: "sign_in.failed",
+                  userId: user?.id,
+                  ipAddress: client.clientAddress,
+                  details: { reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
+                }),
+              ],
+              error: invalidCredentials(),
+            },
+    });
     const now = clock.now();
-    if (!user || !passwordOk || user.state !== "active") {
-      const rule = lockoutRule(await lockoutProfile(user?.id));
-      await database.batch([
-        throttles.hitStatement(lockoutKey, rule),
-        throttles.hitStatement(addressKey, ADDRESS_RULES.signInFailures),
-        insertAuditEvent(db, {
-          id: random.uuid(),
-          occurredAt: now,
-          type: "sign_in.failed",
-          userId: user?.id,
-          ipAddress: client.clientAddress,
-          details: { reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
-        }),
-      ]);
-      throw invalidCredentials();
-    }
-    const profile = await findEffectiveProfile(db, user.id);
-    if (!profile) throw new Error(`no security profile for user ${user.id}`);
+    const profile = await requireEffectiveProfile(db, user.id);
     const statements = [
       // The right password ends the run of failures, and the strikes with it,
       // in the batch that opens the challenge or the session.

@@ -32,7 +32,7 @@ import {
   type ExternalIdentityRow,
   type ExternalLoginStateRow,
 } from "../../store/queries/external-logins.js";
-import { DEFAULT_PROFILE_ID, findEffectiveProfile, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { requireDefaultProfile, requireEffectiveProfile } from "../../store/queries/security-profiles.js";
 import { findUserByEmail, findUserById, insertUser, isEmailTaken, type UserRow } from "../../store/queries/users.js";
 import { violatesUnique } from "../../store/database.js";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -215,8 +215,7 @@ export function createExternalLogin(deps: Deps) {
     }
     if (!provider.allowSignUp) throw new DomainError("permission_denied", Reason.SIGN_UP_DISABLED, "this provider's accounts cannot sign up here");
     if (!email) throw preconditionFailed("the provider gave no email address");
-    const securityProfile = await findSecurityProfile(db, DEFAULT_PROFILE_ID);
-    if (!securityProfile) throw new Error("the default security profile is missing");
+    const securityProfile = await requireDefaultProfile(db);
     const user: UserRow = {
       id: random.uuid(),
       email,
@@ -288,8 +287,7 @@ export function createExternalLogin(deps: Deps) {
       await database.batch(resolved.statements as Resolved["statements"]);
       statements = [];
     }
-    const profile = await findEffectiveProfile(db, user.id);
-    if (!profile) throw new Error(`no security profile for user ${user.id}`);
+    const profile = await requireEffectiveProfile(db, user.id);
     const challenge = await mfa.start(user, profile, { ...request, statements });
     if (challenge) return { ...challenge, ...extra };
     const pair = await deps.signIn.openUserSession(user, { ...request, profile, statements, details: { method: "external", provider: provider.id } });

@@ -4,6 +4,7 @@
  * feature, the answer carries a certificate naming every entitled feature.
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { BoundedCache } from "../../domain/bounded-cache.js";
 import { certificateTimes, signLicenseCertificate } from "../../domain/licensing/certificate.js";
 import { findEntitlingLicenses } from "../../store/queries/devices.js";
 import { licenceViews, type LicenseRow, type LicenseView } from "../../store/queries/licensing.js";
@@ -33,35 +34,33 @@ interface Issued {
   certificate: string;
   expiresAt: number;
   graceUntil: number;
-  issuedAt: number;
 }
 
 export function createCheckLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"checkLicense"> {
   const { database, clock, keyRing, config } = deps;
-  // Least recently issued first.
-  const issued = new Map<string, Issued>();
-  const views = new Map<string, { view: LicenseView; at: number }>();
+  const issued = new BoundedCache<string, Issued>({ maxEntries: REMEMBERED, maxAgeMs: REUSE_MS, clock });
+  const views = new BoundedCache<string, LicenseView>({ maxEntries: REMEMBERED, maxAgeMs: VIEW_REUSE_MS, clock });
 
   async function viewsOf(rows: readonly LicenseRow[], now: number): Promise<LicenseView[]> {
     const keyOf = (row: LicenseRow) => `${row.id}@${row.updatedAt}`;
-    const missing = rows.filter((row) => {
-      const hit = views.get(keyOf(row));
-      return !hit || now - hit.at >= VIEW_REUSE_MS;
+    const shown = rows.map((row) => views.get(keyOf(row)));
+    const missing = rows.filter((_, i) => !shown[i]);
+    // licenceViews answers in the order it was asked.
+    const read = (await licenceViews(database.db, missing)).values();
+    return rows.map((row, i) => {
+      const hit = shown[i];
+      if (hit) return hit;
+      const view = read.next().value!;
+      views.set(keyOf(row), view, now);
+      return view;
     });
-    for (const view of await licenceViews(database.db, missing)) {
-      const key = keyOf(view.license);
-      views.delete(key);
-      if (views.size >= REMEMBERED) views.delete(views.keys().next().value as string);
-      views.set(key, { view, at: now });
-    }
-    return rows.map((row) => views.get(keyOf(row))!.view);
   }
 
   async function certificateFor(deviceId: string, organisationId: string, entitling: readonly LicenseRow[], features: string[], now: number): Promise<Issued> {
     const key = await keyRing.signingKey();
     const cacheKey = `${key.kid}|${deviceId}|${organisationId}|${entitling.map((l) => `${l.id}@${l.updatedAt}`).join(",")}`;
     const hit = issued.get(cacheKey);
-    if (hit && now - hit.issuedAt < REUSE_MS && hit.expiresAt > now) return hit;
+    if (hit && hit.expiresAt > now) return hit;
     const { expiresAt, graceUntil } = certificateTimes(
       now,
       entitling.map((l) => l.expiresAt),
@@ -78,10 +77,8 @@ export function createCheckLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"
       exp: Math.floor(expiresAt / SECOND),
       grace_until: Math.floor(graceUntil / SECOND),
     });
-    const fresh = { certificate, expiresAt: Math.floor(expiresAt / SECOND) * SECOND, graceUntil: Math.floor(graceUntil / SECOND) * SECOND, issuedAt: now };
-    issued.delete(cacheKey);
-    if (issued.size >= REMEMBERED) issued.delete(issued.keys().next().value as string);
-    issued.set(cacheKey, fresh);
+    const fresh = { certificate, expiresAt: Math.floor(expiresAt / SECOND) * SECOND, graceUntil: Math.floor(graceUntil / SECOND) * SECOND };
+    issued.set(cacheKey, fresh, now);
     return fresh;
   }
 

@@ -12,7 +12,6 @@ import { decideDeviceAccess, type DeviceAction } from "../../domain/access/devic
 import { atLeast } from "../../domain/access/roles.js";
 import type { AuthenticatedActor } from "../../domain/actor.js";
 import { DomainError, Reason, invalidField, notFound, permissionDenied, alreadyExists, preconditionFailed } from "../../domain/errors.js";
-import { decodePageToken, encodePageToken, listQueryHash, pageSize } from "../../domain/listing/page-token.js";
 import { oneLine } from "../../domain/licensing/rules.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import {
@@ -30,12 +29,13 @@ import {
   takeSeat,
   type DeviceRow,
 } from "../../store/queries/devices.js";
-import { findLicense, findLicenseView } from "../../store/queries/licensing.js";
+import { findLicense, findLicenseView, licenceViews } from "../../store/queries/licensing.js";
 import { findMembershipRole, holdsRole } from "../../store/queries/memberships.js";
 import { actorOf, clientAddressOf } from "../caller.js";
 import { kOrganisationScope } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
 import { newDeviceCredential } from "../devices/device-tokens.js";
+import { pageByName } from "../organisation/paging.js";
 import type { LicenseHandlers } from "./index.js";
 import { toProtoLicense } from "./to-proto.js";
 import { and, sql, type SQL } from "drizzle-orm";
@@ -124,23 +124,17 @@ export function createDeviceHandlers(
       // The access interceptor resolved the organisation and checked membership.
       const { organisationId } = ctx.values.get(kOrganisationScope);
       if (!organisationId) throw invalidField("organisation_id", "is required when the caller has no active organisation");
-      const limit = pageSize(req.pageSize);
-      const queryHash = await listQueryHash({ collection: "devices", filter: undefined, orderBy: [{ field: "name", descending: false }], scope: { organisationId } });
-      const after = req.pageToken ? (await decodePageToken(req.pageToken, deps.pageTokenKey, queryHash)).after : undefined;
-      if (after && (after.length !== 2 || typeof after[0] !== "string" || typeof after[1] !== "string")) {
-        throw invalidField("page_token", "is not a valid page token; start again without page_token");
-      }
-      const rows = await listDevices(db, organisationId, limit + 1, after ? { name: after[0] as string, id: after[1] as string } : undefined);
-      const page = rows.slice(0, limit);
+      const { rows, nextPageToken } = await pageByName(
+        req,
+        { collection: "devices", scope: { organisationId }, key: deps.pageTokenKey },
+        (order, limit, after) => listDevices(db, organisationId, order, limit, after),
+        (row) => [row.name, row.id],
+      );
       const seats = await seatsOf(
         db,
-        page.map((d) => d.id),
+        rows.map((d) => d.id),
       );
-      const last = page.at(-1);
-      return {
-        devices: page.map((d) => toProtoDevice(d, seats.get(d.id) ?? [])),
-        nextPageToken: rows.length > limit && last ? await encodePageToken({ queryHash, after: [last.name, last.id] }, deps.pageTokenKey) : "",
-      };
+      return { devices: rows.map((d) => toProtoDevice(d, seats.get(d.id) ?? [])), nextPageToken };
     },
 
     async getDevice(req, ctx) {
@@ -194,7 +188,8 @@ export function createDeviceHandlers(
         if (!actor.superAdmin && !atLeast(await findMembershipRole(db, device.organisationId, actor.userId), "admin")) throw permissionDenied();
         throw new DomainError("resource_exhausted", Reason.PRECONDITION_FAILED, `every seat of the licence is taken (${latest.maxDevices})`);
       }
-      const view = await findLicenseView(db, licence.id);
+      // The counted licence row, as the seat left it; a seat held already was not counted and is read.
+      const [view] = taken.length > 0 ? await licenceViews(db, taken) : [await findLicenseView(db, licence.id)];
       if (!view) throw notFound("license");
       return { license: toProtoLicense(view) };
     },

@@ -14,7 +14,6 @@ import {
   findAgreement,
   findCatalogueItems,
   findLicense,
-  findLicenseView,
   insertLicense,
   insertLicenseCatalogueItems,
   isLicenseKeyTaken,
@@ -46,10 +45,10 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
   const { database, clock, random } = deps;
   const db = database.db;
 
-  async function shown(id: string) {
-    const view = await findLicenseView(db, id);
-    if (!view) throw notFound("license");
-    return toProtoLicense(view);
+  /** The licence as answered, from a row just read or returned by the write. */
+  async function shown(row: LicenseRow) {
+    const [view] = await licenceViews(db, [row]);
+    return toProtoLicense(view!);
   }
 
   async function found(id: string): Promise<LicenseRow> {
@@ -93,7 +92,8 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
 
       const id = random.uuid();
       const change = { actor, organisationId: providerId, clientAddress: clientAddressOf(ctx), now };
-      for (let attempt = 1; ; attempt++) {
+      let inserted: LicenseRow | undefined;
+      for (let attempt = 1; !inserted; attempt++) {
         const licenseKey = newLicenseKey((length) => random.bytes(length));
         const row = {
           id,
@@ -111,20 +111,21 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
         };
         const event = organisationEvent(random, change, "license.created", { license_id: id, license_key: licenseKey, holder_organisation_id: holder.organisation.id, agreement_id: agreement.id });
         try {
-          if (itemIds.length > 0) await database.batch([insertLicense(db, row), insertLicenseCatalogueItems(db, id, itemIds), insertAuditEvent(db, event)]);
-          else await database.batch([insertLicense(db, row), insertAuditEvent(db, event)]);
-          break;
+          [[inserted]] =
+            itemIds.length > 0
+              ? await database.batch([insertLicense(db, row), insertLicenseCatalogueItems(db, id, itemIds), insertAuditEvent(db, event)])
+              : await database.batch([insertLicense(db, row), insertAuditEvent(db, event)]);
         } catch (error) {
           if (!isLicenseKeyTaken(error) || attempt >= KEY_ATTEMPTS) throw error;
         }
       }
-      return { license: await shown(id) };
+      return { license: await shown(inserted) };
     },
 
     async getLicense(req, ctx) {
       const licence = await found(req.uuid);
       await authorizeLicense(db, actorOf(ctx), licence, "read");
-      return { license: await shown(licence.id) };
+      return { license: await shown(licence) };
     },
 
     async listLicenses(req, ctx) {
@@ -168,12 +169,12 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
       if (!signer) throw notFound("user");
       const now = clock.now();
       const change = { actor, organisationId: licence.organisationId, clientAddress: clientAddressOf(ctx), now };
-      const [, signed] = await database.batch([
+      const [, [signed]] = await database.batch([
         insertAuditEventIf(db, organisationEvent(random, change, "license.signed", { license_id: licence.id, license_key: licence.licenseKey }), licenseIsSignable(db, licence.id)),
         signLicense(db, licence.id, { userId: signer.id, name: signer.name }, now),
       ]);
-      if (signed.length === 0) throw preconditionFailed("the licence is signed or revoked already");
-      return { license: await shown(licence.id) };
+      if (!signed) throw preconditionFailed("the licence is signed or revoked already");
+      return { license: await shown(signed) };
     },
 
     async revokeLicense(req, ctx) {
@@ -183,7 +184,7 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
       if (licence.revokedAt !== null) throw preconditionFailed("the licence is revoked already");
       const now = clock.now();
       const change = { actor, organisationId: licence.providerOrganisationId, clientAddress: clientAddressOf(ctx), now };
-      const [, revoked] = await database.batch([
+      const [, [revoked]] = await database.batch([
         insertAuditEventIf(
           db,
           organisationEvent(random, change, "license.revoked", { license_id: licence.id, license_key: licence.licenseKey, holder_organisation_id: licence.organisationId }),
@@ -192,8 +193,8 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
         revokeLicense(db, licence.id, now),
         releaseAllSeats(db, licence.id),
       ]);
-      if (revoked.length === 0) throw preconditionFailed("the licence is revoked already");
-      return { license: await shown(licence.id) };
+      if (!revoked) throw preconditionFailed("the licence is revoked already");
+      return { license: await shown(revoked) };
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Keyset pages ordered by name, for ListOrganisations and ListMembers. The
- * page token is bound to the collection and the caller's scope, so a token
- * from one organisation's member list is refused for another's.
+ * Keyset pages ordered by name, for the List methods whose order is fixed
+ * to name (organisations, members, agreements, catalogue items, devices).
+ * The page token is bound to the collection and the caller's scope, so a
+ * token from one organisation's member list is refused for another's.
  */
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import { decodePageToken, encodePageToken, listQueryHash, pageSize, type CursorValue } from "../../domain/listing/page-token.js";

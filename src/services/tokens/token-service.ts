@@ -19,7 +19,7 @@ import { createAccessTokenVerifier } from "../../domain/tokens/verification-cach
 import { base64url, deriveKey, fromBase64url, newOpaqueToken, seal, sha256Hex, unseal } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
-import { findEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
+import { requireDefaultProfile, requireEffectiveProfile, type SecurityProfileRow } from "../../store/queries/security-profiles.js";
 import {
   findDeviceRefreshTokenByHash,
   findDeviceSessionStatus,
@@ -27,7 +27,6 @@ import {
   insertDeviceSession,
   type DeviceSessionStatus,
 } from "../../store/queries/devices.js";
-import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
 import {
   DEVICE_SESSIONS,
   USER_SESSIONS,
@@ -140,11 +139,7 @@ export function createTokenService(deps: TokenServiceDeps) {
   const deviceVerifier = createAccessTokenVerifier(keyRing.publicKey, { issuer, audience, type: DEVICE_ACCESS_TOKEN_TYPE, capacity: deps.verifiedTokenCapacity });
 
   /** Devices have no user: their sessions follow the default security profile. */
-  async function deviceProfile(): Promise<SecurityProfileRow> {
-    const profile = await findSecurityProfile(db, DEFAULT_PROFILE_ID);
-    if (!profile) throw new Error("the default security profile is missing");
-    return profile;
-  }
+  const deviceProfile = () => requireDefaultProfile(db);
 
   /** Who an access token names: `sub`, `org` and `roles`, and the token type that says whether it is a user or a device. */
   interface TokenSubject {
@@ -187,13 +182,6 @@ export function createTokenService(deps: TokenServiceDeps) {
     return keepLoggedIn
       ? { idle: profile.keepLoggedInIdleTtlSeconds * SECOND, absolute: profile.keepLoggedInAbsoluteTtlSeconds * SECOND }
       : { idle: profile.refreshIdleTtlSeconds * SECOND, absolute: profile.refreshAbsoluteTtlSeconds * SECOND };
-  }
-
-  /** The profile that governs `userId` acting in `organisationId`. */
-  async function profileOf(userId: string, organisationId: string): Promise<SecurityProfileRow> {
-    const profile = await findEffectiveProfile(db, userId, organisationId);
-    if (!profile) throw new Error(`no security profile for user ${userId}`);
-    return profile;
   }
 
   function pairOf(access: { token: string; expiresAt: number }, refresh: { token: string; expiresAt: number }, now: number): IssuedPair {
@@ -338,7 +326,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       const status = await findSessionStatus(primary, sessionId);
       if (!status || status.revokedAt !== null || status.expiresAt <= now) throw invalidCredentials();
-      const profile = await profileOf(subject.id, subject.organisationId);
+      const profile = await requireEffectiveProfile(db, subject.id, subject.organisationId);
       const access = await mintAccessToken(userToken(subject), sessionId, profile, status.expiresAt, now);
       await database.batch([
         setSessionOrganisation(db, sessionId, subject.organisationId),

@@ -9,7 +9,7 @@ import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
 import { normalisePassword, type PasswordStrengthCheck } from "../../domain/passwords/strength.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
-import { DEFAULT_PROFILE_ID, findSecurityProfile } from "../../store/queries/security-profiles.js";
+import { requireDefaultProfile } from "../../store/queries/security-profiles.js";
 import { findUserById, insertUser, isEmailTaken, type UserRow } from "../../store/queries/users.js";
 import { accountWords, assertAcceptablePassword } from "../password-policy.js";
 import type { PendingWrite } from "./verification.js";
@@ -47,8 +47,7 @@ export function createRegistration(deps: RegistrationDeps) {
   ): Promise<UserRow> {
     const email = normaliseEmail(account.email);
     const password = normalisePassword(account.password);
-    const profile = await findSecurityProfile(database.db, DEFAULT_PROFILE_ID);
-    if (!profile) throw new Error("the default security profile is missing");
+    const profile = await requireDefaultProfile(database.db);
     await assertAcceptablePassword(passwordStrength, password, accountWords({ email, name: account.name }), profile, "password");
     const passwordHash = await hasher.hash(password);
     const now = clock.now();

@@ -22,8 +22,10 @@ import {
   normaliseSubmittedCode,
   resendBlockedForMs,
   type CodePurpose,
+  type CodeState,
 } from "../../domain/codes.js";
 import { DomainError, Reason, invalidCredentials, invalidField, preconditionFailed } from "../../domain/errors.js";
+import type { Db } from "../../store/database.js";
 import { insertAuditEventIf, type AuditEventInput } from "../../store/queries/audit-events.js";
 import { findUserById, type UserRow } from "../../store/queries/users.js";
 import {
@@ -36,9 +38,9 @@ import {
   markVerifiedIfAccepted,
   recordWrongAttempt,
   voidEarlierCodes,
-  withdrawMessageUnlessInserted,
   type Submission,
 } from "../../store/queries/verification-codes.js";
+import { withdrawMessageUnless } from "../../store/queries/outbox.js";
 import { clientOf, personOf } from "../caller.js";
 import type { ServiceDeps } from "../deps.js";
 import type { UserHandlers } from "./index.js";
@@ -151,7 +153,8 @@ export async function prepareCode(
     insertCodeWithinCap(database.db, newCode, { windowStart: now - SEND_WINDOW_MS, max: args.maxSends ?? MAX_SENDS_PER_WINDOW }),
     voidEarlierCodes(database.db, newCode),
     message.statement,
-    withdrawMessageUnlessInserted(database.db, message.id, newCode.id),
+    // A send refused by the cap (a concurrent send) mails nothing.
+    withdrawMessageUnless(database.db, message.id, codeInserted(database.db, newCode.id)),
     insertAuditEventIf(database.db, event, codeInserted(database.db, newCode.id)),
   ] as const;
   return { statements, deliver: () => deps.outbox.deliver([message.id]) };
@@ -216,6 +219,40 @@ export async function sendCode(
   return { expiresAt: codeExpiresAt(purpose, now) };
 }
 
+/** How a submitted code compares with the user's newest code of its purpose. */
+export type CodeCheck =
+  /** It matches a live code: consume it with `consumeCode(submission)` (guarded again there). */
+  | { outcome: "match"; submission: Submission }
+  /** No code can take it now: none was sent, or the newest is used, expired or killed. */
+  | { outcome: "unusable"; state: Exclude<CodeState, "live"> | "none" }
+  /**
+   * It is wrong. Counted against the code already, `killed` saying whether
+   * that was its last attempt; or, with `countWrong: false`, left for the
+   * caller to count (recordWrongAttempt) inside its own batch.
+   */
+  | { outcome: "wrong"; codeId: string; killed: boolean };
+
+/**
+ * Checks a submitted single-use code: normalised, hashed as it was stored
+ * (bound to `bindTo` when it was), compared in constant time with the user's
+ * newest code of the purpose. Every caller answers the outcomes its own way.
+ */
+export async function checkCode(
+  db: Db,
+  args: { userId: string; purpose: CodePurpose; submitted: string; now: number; bindTo?: string | undefined; countWrong?: boolean },
+): Promise<CodeCheck> {
+  const { userId, purpose, now } = args;
+  const code = await findLatestCode(db, userId, purpose);
+  if (!code) return { outcome: "unusable", state: "none" };
+  const state = codeState(code, now);
+  if (state !== "live") return { outcome: "unusable", state };
+  const codeHash = await hashCode(userId, purpose, boundCode(normaliseSubmittedCode(args.submitted), args.bindTo));
+  if (codeHashesMatch(code.codeHash, codeHash)) return { outcome: "match", submission: { codeId: code.id, userId, purpose, codeHash, now } };
+  if (args.countWrong === false) return { outcome: "wrong", codeId: code.id, killed: false };
+  const [counted] = await recordWrongAttempt(db, code.id, now);
+  return { outcome: "wrong", codeId: code.id, killed: counted !== undefined && killedBy(counted.attempts) };
+}
+
 /** The caller as a signed-in person: codes are for people, not for API keys. */
 function callerOf(ctx: HandlerContext): AuditContext & { userId: string } {
   const actor = personOf(ctx);
@@ -253,17 +290,10 @@ export function createVerificationHandlers(deps: ServiceDeps): UserHandlers<"ver
   async function verify(ctx: HandlerContext, purpose: CodePurpose, submitted: string): Promise<UserRow> {
     const caller = callerOf(ctx);
     const now = clock.now();
-    const code = await findLatestCode(database.db, caller.userId, purpose);
-    if (!code) throw invalidCode();
-    const state = codeState(code, now);
-    if (state === "exhausted") throw exhaustedCode();
-    if (state !== "live") throw invalidCode();
-    const codeHash = await hashCode(caller.userId, purpose, normaliseSubmittedCode(submitted));
-    if (!codeHashesMatch(code.codeHash, codeHash)) {
-      const [counted] = await recordWrongAttempt(database.db, code.id, now);
-      throw counted && killedBy(counted.attempts) ? exhaustedCode() : invalidCode();
-    }
-    const submission: Submission = { codeId: code.id, userId: caller.userId, purpose, codeHash, now };
+    const check = await checkCode(database.db, { userId: caller.userId, purpose, submitted, now });
+    if (check.outcome === "unusable") throw check.state === "exhausted" ? exhaustedCode() : invalidCode();
+    if (check.outcome === "wrong") throw check.killed ? exhaustedCode() : invalidCode();
+    const { submission } = check;
     const verifiedType = purpose === "email_verification" ? "user.email_verified" : "user.phone_verified";
     const [, , consumed] = await database.batch([
       insertAuditEventIf(

@@ -1,4 +1,4 @@
-import { and, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, eq, exists, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import type { Db } from "../database.js";
@@ -36,6 +36,11 @@ export function insertAuditEventIf(db: Db, event: AuditEventInput, condition: SQ
   // INSERT … SELECT fills every column in table order.
   const values = Object.keys(getTableColumns(auditEvents)).map((name) => sql`${row[name] ?? null}`);
   return db.insert(auditEvents).select(sql`select ${sql.join(values, sql`, `)} where ${condition}`);
+}
+
+/** True inside a statement once the event with this id is written (e.g. by `insertAuditEventIf` earlier in the batch). */
+export function auditEventWritten(db: Db, id: string): SQL {
+  return exists(db.select({ one: sql`1` }).from(auditEvents).where(eq(auditEvents.id, id)));
 }
 
 export type AuditEventRow = typeof auditEvents.$inferSelect;

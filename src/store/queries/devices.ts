@@ -4,8 +4,11 @@
  * `licenses.devices_assigned` always equals the number of seat rows and never
  * exceeds `max_devices`, however many assignments race.
  */
-import { and, asc, eq, gt, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import type { OrderTerm } from "../../domain/listing/order-by.js";
+import type { CursorValue } from "../../domain/listing/page-token.js";
 import { perDatabase, violatesUnique, type Db } from "../database.js";
+import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
 import { deviceLicenses, deviceRefreshTokens, deviceSessions, devices, licenses, memberships } from "../schema/index.js";
 
 export type DeviceRow = typeof devices.$inferSelect;
@@ -36,13 +39,15 @@ export async function findDeviceBySerial(db: Db, organisationId: string, serial:
     .get();
 }
 
-/** Devices of an organisation by name then id, after the cursor. */
-export async function listDevices(db: Db, organisationId: string, limit: number, after?: { name: string; id: string }): Promise<DeviceRow[]> {
+export const DEVICE_COLUMNS: ListingColumns = { name: devices.name, id: devices.id };
+
+/** Devices of an organisation in `order`, after the cursor. */
+export async function listDevices(db: Db, organisationId: string, order: readonly OrderTerm[], limit: number, after: readonly CursorValue[] | undefined): Promise<DeviceRow[]> {
   return db
     .select()
     .from(devices)
-    .where(and(eq(devices.organisationId, organisationId), after ? or(gt(devices.name, after.name), and(eq(devices.name, after.name), gt(devices.id, after.id))) : undefined))
-    .orderBy(asc(devices.name), asc(devices.id))
+    .where(and(eq(devices.organisationId, organisationId), after ? afterCursor(order, DEVICE_COLUMNS, after) : undefined))
+    .orderBy(...toOrderBy(order, DEVICE_COLUMNS))
     .limit(limit)
     .all();
 }

@@ -116,8 +116,9 @@ export function isCatalogueItemNameTaken(error: unknown): boolean {
 
 // ── licences ────────────────────────────────────────────────────────────
 
+/** Answers the stored row, defaults filled in. */
 export function insertLicense(db: Db, row: typeof licenses.$inferInsert) {
-  return db.insert(licenses).values(row);
+  return db.insert(licenses).values(row).returning();
 }
 
 export function insertLicenseCatalogueItems(db: Db, licenseId: string, itemIds: readonly string[]) {
@@ -169,13 +170,13 @@ export async function findLicenseView(db: Db, id: string): Promise<LicenseView |
   return row ? (await licenceViews(db, [row]))[0] : undefined;
 }
 
-/** Records the signature; matches nothing if the licence is signed or revoked already. */
+/** Records the signature and answers the signed row; matches nothing if the licence is signed or revoked already. */
 export function signLicense(db: Db, id: string, signer: { userId: string; name: string }, now: number) {
   return db
     .update(licenses)
     .set({ signedUserId: signer.userId, signedUserName: signer.name, signedUserAt: now, updatedAt: now })
     .where(and(eq(licenses.id, id), isNull(licenses.signedUserAt), isNull(licenses.revokedAt)))
-    .returning({ id: licenses.id });
+    .returning();
 }
 
 export function licenseIsSignable(db: Db, id: string): SQL {
@@ -187,13 +188,13 @@ export function licenseIsSignable(db: Db, id: string): SQL {
   );
 }
 
-/** Revokes the licence and frees its seats count; matches nothing if it is revoked already. */
+/** Revokes the licence, frees its seats count and answers the revoked row; matches nothing if it is revoked already. */
 export function revokeLicense(db: Db, id: string, now: number) {
   return db
     .update(licenses)
     .set({ revokedAt: now, devicesAssigned: 0, updatedAt: now })
     .where(and(eq(licenses.id, id), isNull(licenses.revokedAt)))
-    .returning({ id: licenses.id });
+    .returning();
 }
 
 /** Frees every seat of the licence (after `revokeLicense` in the same batch). */

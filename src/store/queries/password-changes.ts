@@ -5,9 +5,9 @@
  * loses a race changes nothing at all: not the hash, not the history, not
  * the sessions, and it queues no notice and writes no audit row.
  */
-import { and, desc, eq, exists, ne, not, notInArray, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, exists, ne, notInArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { outbox, passwordHistory, sessions, throttles, users } from "../schema/index.js";
+import { passwordHistory, sessions, throttles, users } from "../schema/index.js";
 
 /** True while the user's stored hash is still `passwordHash`. */
 export function passwordIs(db: Db, userId: string, passwordHash: string): SQL {
@@ -68,11 +68,6 @@ export function revokeSessionsIf(db: Db, args: { userId: string; keepSessionId?:
       ),
     )
     .returning({ id: sessions.id });
-}
-
-/** Takes a queued message back out, in the same batch, unless `condition` holds. */
-export function withdrawMessageUnless(db: Db, outboxId: string, condition: SQL) {
-  return db.delete(outbox).where(and(eq(outbox.id, outboxId), not(condition)));
 }
 
 /** Forgets a throttle key (the account's failed sign-ins) if `condition` holds. */

@@ -5,10 +5,10 @@
  * raising `last_used_step`, using a recovery code, consuming a challenge and
  * counting a wrong code against it.
  */
-import { and, count, eq, exists, gt, isNotNull, isNull, lt, not, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, exists, gt, isNotNull, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { MAX_CHALLENGE_ATTEMPTS } from "../../domain/mfa/challenge.js";
 import type { Db } from "../database.js";
-import { auditEvents, mfaChallenges, outbox, recoveryCodes, sessions, totpFactors, users } from "../schema/index.js";
+import { mfaChallenges, recoveryCodes, sessions, totpFactors, users } from "../schema/index.js";
 
 export type TotpFactorRow = typeof totpFactors.$inferSelect;
 export type MfaChallengeRow = typeof mfaChallenges.$inferSelect;
@@ -174,17 +174,6 @@ export function hasTotpFactor(db: Db, userId: string): SQL {
 export function mfaChannelIs(db: Db, userId: string, channel: "email" | "sms", enabled: boolean): SQL {
   const column = channel === "email" ? users.mfaEmailEnabled : users.mfaSmsEnabled;
   return exists(db.select({ one: sql`1` }).from(users).where(and(eq(users.id, userId), eq(column, enabled))));
-}
-
-/**
- * Takes a queued notice back out unless the audit row of its change was
- * written in the same batch: a change that lost its race tells nobody,
- * now or at a later flush.
- */
-export function withdrawMessageUnlessAudited(db: Db, outboxId: string, auditEventId: string) {
-  return db
-    .delete(outbox)
-    .where(and(eq(outbox.id, outboxId), not(exists(db.select({ one: sql`1` }).from(auditEvents).where(eq(auditEvents.id, auditEventId))))));
 }
 
 /** Switches emailed or SMS sign-in codes on or off. */

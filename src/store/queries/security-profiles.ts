@@ -38,6 +38,41 @@ export async function findEffectiveProfile(db: Db, userId: string, organisationI
   return row?.profile;
 }
 
+/**
+ * The default profile. Migrations create it and nothing deletes or renames
+ * it, so its absence is a broken database, never a state to work around.
+ */
+export async function requireDefaultProfile(db: Db): Promise<SecurityProfileRow> {
+  const profile = await findSecurityProfile(db, DEFAULT_PROFILE_ID);
+  if (!profile) throw new Error("the default security profile is missing");
+  return profile;
+}
+
+/**
+ * The effective profile of a user who exists (see findEffectiveProfile).
+ * Every user row names a profile (not null, a foreign key), so there is no
+ * answer only when the user is gone: the caller read the user a moment ago,
+ * and it fails rather than govern a vanished account by another profile's
+ * lifetimes and password rules. The one place an account may legitimately
+ * be missing, counting a failed sign-in, uses findLockoutProfile instead.
+ */
+export async function requireEffectiveProfile(db: Db, userId: string, organisationId?: string | null): Promise<SecurityProfileRow> {
+  const profile = await findEffectiveProfile(db, userId, organisationId);
+  if (!profile) throw new Error(`no security profile for user ${userId}`);
+  return profile;
+}
+
+/**
+ * The profile whose lockout rule counts a failure against an account: the
+ * user's effective profile, or the default one when there is no such user.
+ * Failures are counted per email whether or not it has an account, so an
+ * unknown (or just deleted) one must lock out exactly like one that has an
+ * account under the default profile.
+ */
+export async function findLockoutProfile(db: Db, userId: string | undefined): Promise<SecurityProfileRow> {
+  return (userId === undefined ? undefined : await findEffectiveProfile(db, userId)) ?? requireDefaultProfile(db);
+}
+
 export function insertSecurityProfile(db: Db, row: SecurityProfileRow) {
   return db.insert(securityProfiles).values(row);
 }

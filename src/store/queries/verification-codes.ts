@@ -4,10 +4,10 @@
  * inherited failure count in the insert, single use in the consume, and the
  * attempt cap in the increment. Reads here only choose what to try.
  */
-import { and, desc, eq, exists, getTableColumns, gt, isNull, lt, ne, not, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, exists, getTableColumns, gt, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
 import { MAX_CODE_ATTEMPTS, channelOf, type CodePurpose } from "../../domain/codes.js";
 import type { Db } from "../database.js";
-import { outbox, users, verificationCodes } from "../schema/index.js";
+import { users, verificationCodes } from "../schema/index.js";
 
 export type VerificationCodeRow = typeof verificationCodes.$inferSelect;
 
@@ -78,15 +78,6 @@ export function voidEarlierCodes(db: Db, code: Pick<NewCode, "id" | "userId" | "
     .update(verificationCodes)
     .set({ consumedAt: code.createdAt })
     .where(and(ofUser(code.userId, code.purpose), isNull(verificationCodes.consumedAt), ne(verificationCodes.id, code.id), codeInserted(db, code.id)));
-}
-
-/**
- * Takes the message back out of the outbox when the code it carries was not
- * inserted (the cap was reached by a concurrent send), in the same batch, so
- * it is never delivered by this call or by a later flush.
- */
-export function withdrawMessageUnlessInserted(db: Db, outboxId: string, codeId: string) {
-  return db.delete(outbox).where(and(eq(outbox.id, outboxId), not(codeInserted(db, codeId))));
 }
 
 /** The user's newest unconsumed code of the purpose, whatever its state. */
