@@ -48,6 +48,25 @@ export interface SignInInput {
 /** A finished sign-in, or the second factor it still needs. */
 export type SignInResult = { kind: "tokens"; pair: IssuedPair } | MfaRequired;
 
+/**
+ * The audit row of a refused sign-in, by password or through a provider:
+ * `reason` says why (unknown_user, wrong_password, user_<state>), `details`
+ * how the sign-in came.
+ */
+export function signInFailedEvent(
+  deps: { db: Database["db"]; random: Random; clock: Clock },
+  failure: { userId: string | undefined; client: ClientInfo; reason: string; details?: Record<string, string> },
+) {
+  return insertAuditEvent(deps.db, {
+    id: deps.random.uuid(),
+    occurredAt: deps.clock.now(),
+    type: "sign_in.failed",
+    userId: failure.userId,
+    ipAddress: failure.client.clientAddress,
+    details: { reason: failure.reason, ...failure.details },
+  });
+}
+
 /** What a sign-in that passed every check opens its session with. */
 export interface SessionRequest {
   keepLoggedIn: boolean;
@@ -138,14 +157,10 @@ export function createSignIn(deps: SignInDeps) {
           ? undefined
           : {
               statements: [
-                insertAuditEvent(db, {
-                  id: random.uuid(),
-                  occurredAt: clock.now(),
-                  type: "sign_in.failed",
-                  userId: user?.id,
-                  ipAddress: client.clientAddress,
-                  details: { reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
-                }),
+                signInFailedEvent(
+                  { db, random, clock },
+                  { userId: user?.id, client, reason: !user ? "unknown_user" : !passwordOk ? "wrong_password" : `user_${user.state}` },
+                ),
               ],
               error: invalidCredentials(),
             },

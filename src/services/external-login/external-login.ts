@@ -39,7 +39,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { createMfaChallenges } from "../auth/mfa-challenges.js";
 import { createThrottles } from "../throttle.js";
 import { ADDRESS_RULES, throttleKeys } from "../../domain/throttle/rules.js";
-import type { SignInResult } from "../auth/sign-in.js";
+import { signInFailedEvent, type SignInResult } from "../auth/sign-in.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ClientInfo } from "../tokens/token-service.js";
 
@@ -268,14 +268,10 @@ export function createExternalLogin(deps: Deps) {
     const extra = { provider: provider.id, userCreated: resolved.created, identityLinked: resolved.linked };
     if (user.state !== "active") {
       await database.batch([
-        insertAuditEvent(db, {
-          id: random.uuid(),
-          occurredAt: clock.now(),
-          type: "sign_in.failed",
-          userId: user.id,
-          ipAddress: request.client.clientAddress,
-          details: { reason: `user_${user.state}`, method: "external", provider: provider.id },
-        }),
+        signInFailedEvent(
+          { db, random, clock },
+          { userId: user.id, client: request.client, reason: `user_${user.state}`, details: { method: "external", provider: provider.id } },
+        ),
       ]);
       throw invalidCredentials();
     }
