@@ -23,6 +23,7 @@ function apiKeyQuery(db: Db, condition: ReturnType<typeof eq>) {
     .innerJoin(users, eq(users.id, apiKeys.userId))
     .leftJoin(memberships, and(eq(memberships.userId, apiKeys.userId), eq(memberships.organisationId, apiKeys.organisationId)))
     .where(condition)
+    .limit(1)
     .prepare();
 }
 

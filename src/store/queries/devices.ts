@@ -24,6 +24,7 @@ const deviceByIdQuery = perDatabase((db) =>
     .select()
     .from(devices)
     .where(eq(devices.id, sql.placeholder("id")))
+    .limit(1)
     .prepare(),
 );
 
@@ -190,6 +191,7 @@ const deviceSessionStatusQuery = perDatabase((db) =>
     .from(deviceSessions)
     .innerJoin(devices, eq(devices.id, deviceSessions.deviceId))
     .where(eq(deviceSessions.id, sql.placeholder("sessionId")))
+    .limit(1)
     .prepare(),
 );
 
@@ -210,6 +212,7 @@ const deviceRefreshTokenByHashQuery = perDatabase((db) =>
     .innerJoin(deviceSessions, eq(deviceSessions.id, deviceRefreshTokens.sessionId))
     .innerJoin(devices, eq(devices.id, deviceSessions.deviceId))
     .where(eq(deviceRefreshTokens.tokenHash, sql.placeholder("tokenHash")))
+    .limit(1)
     .prepare(),
 );
 

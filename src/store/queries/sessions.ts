@@ -56,6 +56,8 @@ const sessionStatusQuery = perDatabase((db) =>
     .leftJoin(organisations, eq(organisations.id, memberships.organisationId))
     .innerJoin(securityProfiles, eq(securityProfiles.id, effectiveProfileId))
     .where(eq(sessions.id, sql.placeholder("sessionId")))
+    // A point read: LIMIT 1 lets the local client step the statement once.
+    .limit(1)
     .prepare(),
 );
 
@@ -96,6 +98,7 @@ const refreshTokenByHashQuery = perDatabase((db) =>
     .leftJoin(organisations, eq(organisations.id, memberships.organisationId))
     .innerJoin(securityProfiles, eq(securityProfiles.id, effectiveProfileId))
     .where(eq(refreshTokens.tokenHash, sql.placeholder("tokenHash")))
+    .limit(1)
     .prepare(),
 );
 

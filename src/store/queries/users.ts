@@ -10,11 +10,11 @@ export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
 
 export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
-  return db.select().from(users).where(eq(users.email, email)).get();
+  return db.select().from(users).where(eq(users.email, email)).limit(1).get();
 }
 
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
-  return db.select().from(users).where(eq(users.id, id)).get();
+  return db.select().from(users).where(eq(users.id, id)).limit(1).get();
 }
 
 export async function countUsers(db: Db): Promise<number> {
