@@ -459,25 +459,12 @@ export async function anyAgreementNameLike(db: Db, q: string): Promise<boolean> 
  */
 export async function namesIdentify(db: Db, filter: { kind: string | undefined; agreementId: string | undefined }): Promise<{ kind: boolean; agreement: boolean }> {
   const other = alias(agreements, "other");
+  /** Some agreement selected by `which` shares its name with another agreement that differs by `differs`. */
+  const clash = (which: SQL, differs: SQL) =>
+    db.select({ id: agreements.id }).from(agreements).innerJoin(other, and(eq(other.name, agreements.name), differs)).where(which).limit(1).get();
   const [kindClash, agreementClash] = await Promise.all([
-    filter.kind
-      ? db
-          .select({ id: agreements.id })
-          .from(agreements)
-          .innerJoin(other, and(eq(other.name, agreements.name), ne(other.kind, agreements.kind)))
-          .where(eq(agreements.kind, filter.kind))
-          .limit(1)
-          .get()
-      : undefined,
-    filter.agreementId
-      ? db
-          .select({ id: agreements.id })
-          .from(agreements)
-          .innerJoin(other, and(eq(other.name, agreements.name), ne(other.id, agreements.id)))
-          .where(eq(agreements.id, filter.agreementId))
-          .limit(1)
-          .get()
-      : undefined,
+    filter.kind ? clash(eq(agreements.kind, filter.kind), ne(other.kind, agreements.kind)) : undefined,
+    filter.agreementId ? clash(eq(agreements.id, filter.agreementId), ne(other.id, agreements.id)) : undefined,
   ]);
   return { kind: filter.kind !== undefined && kindClash === undefined, agreement: filter.agreementId !== undefined && agreementClash === undefined };
 }
