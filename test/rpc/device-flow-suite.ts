@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthService, DeviceAuthorizationStatus, type StartDeviceAuthorizationResponse } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { SubjectKind } from "../../gen/latchkey/auth/v1/token_pb.js";
-import { MemberRole } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
-import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
+import { bearer, joinByInvitation, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -58,11 +57,7 @@ export function defineDeviceFlowSuite(start: () => Promise<RpcTarget>): void {
 
   async function joinAsMember(by: Person, organisationId: string): Promise<Person> {
     const person = await signUp("member");
-    await orgs.inviteMember({ organisationId, email: person.email, role: MemberRole.MEMBER }, bearer(by.token));
-    const rows = await target.exec("SELECT body FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", [person.email]);
-    const token = /lki_[A-Za-z0-9_-]{43}/.exec(String(rows[0]?.body ?? ""))?.[0];
-    if (!token) throw new Error(`no invitation mailed to ${person.email}`);
-    await orgs.acceptInvitation({ token }, bearer(person.token));
+    await joinByInvitation(target, orgs, { by, person, organisationId });
     const { tokens } = await auth.switchOrganisation({ organisationId }, bearer(person.token));
     return { ...person, token: tokens!.accessToken };
   }

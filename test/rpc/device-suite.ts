@@ -14,11 +14,10 @@ import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { SubjectKind } from "../../gen/latchkey/auth/v1/token_pb.js";
 import { DeviceSchema, type License } from "../../gen/latchkey/license/v1/license_pb.js";
 import { LicenseService } from "../../gen/latchkey/license/v1/license_service_pb.js";
-import { MemberRole } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
 import { verifyLicenseCertificate } from "../../src/license-certificate.js";
-import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
+import { bearer, joinByInvitation, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -71,11 +70,7 @@ export function defineDeviceSuite(start: () => Promise<RpcTarget>): void {
 
   async function join(by: Person, organisationId: string): Promise<Person> {
     const person = await signUp("member");
-    await orgs.inviteMember({ organisationId, email: person.email, role: MemberRole.MEMBER }, bearer(by.token));
-    const rows = await target.exec("SELECT body FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", [person.email]);
-    const token = /lki_[A-Za-z0-9_-]{43}/.exec(String(rows[0]?.body ?? ""))?.[0];
-    if (!token) throw new Error(`no invitation mailed to ${person.email}`);
-    await orgs.acceptInvitation({ token }, bearer(person.token));
+    await joinByInvitation(target, orgs, { by, person, organisationId });
     const pair = await signInPair(auth, person.email, PASSWORD);
     return { ...person, token: pair.accessToken, refreshToken: pair.refreshToken };
   }

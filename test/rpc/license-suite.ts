@@ -13,7 +13,7 @@ import { LicenseService, type ListLicensesRequest } from "../../gen/latchkey/lic
 import { MemberRole } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
-import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
+import { bearer, joinByInvitation, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -57,11 +57,7 @@ export function defineLicenseSuite(start: () => Promise<RpcTarget>): void {
   /** A new user who joined the organisation through an invitation. */
   async function join(by: Person, organisationId: string, role = MemberRole.MEMBER, tag = "member"): Promise<Person> {
     const person = await signUp(tag);
-    await orgs.inviteMember({ organisationId, email: person.email, role }, bearer(by.token));
-    const rows = await target.exec("SELECT body FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", [person.email]);
-    const token = /lki_[A-Za-z0-9_-]{43}/.exec(String(rows[0]?.body ?? ""))?.[0];
-    if (!token) throw new Error(`no invitation mailed to ${person.email}`);
-    await orgs.acceptInvitation({ token }, bearer(person.token));
+    await joinByInvitation(target, orgs, { by, person, organisationId, role });
     return { ...person, token: (await signInPair(auth, person.email, PASSWORD)).accessToken };
   }
 

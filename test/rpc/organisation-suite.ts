@@ -9,7 +9,7 @@ import { AuthService } from "../../gen/latchkey/auth/v1/auth_service_pb.js";
 import { MemberRole, InvitationState } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
-import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
+import { bearer, invitationMailedTo, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -50,12 +50,8 @@ export function defineOrganisationSuite(start: () => Promise<RpcTarget>): void {
   }
 
   /** The token of the newest invitation email to `email`, read from the outbox. */
-  async function emailedToken(email: string): Promise<{ token: string; body: string; subject: string }> {
-    const rows = await target.exec("SELECT subject, body FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", [email]);
-    const body = String(rows[0]?.body ?? "");
-    const token = /lki_[A-Za-z0-9_-]{43}/.exec(body)?.[0];
-    if (!token) throw new Error(`no invitation token mailed to ${email}`);
-    return { token, body, subject: String(rows[0]?.subject) };
+  function emailedToken(email: string): Promise<{ token: string; body: string; subject: string }> {
+    return invitationMailedTo(target, email);
   }
 
   async function invite(by: Person, organisationId: string, email: string, role = MemberRole.MEMBER): Promise<string> {

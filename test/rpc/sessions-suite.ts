@@ -9,7 +9,7 @@ import type { TokenPair } from "../../gen/latchkey/auth/v1/token_pb.js";
 import { MemberRole } from "../../gen/latchkey/organisation/v1/organisation_pb.js";
 import { OrganisationService } from "../../gen/latchkey/organisation/v1/organisation_service_pb.js";
 import { UserService } from "../../gen/latchkey/user/v1/user_service_pb.js";
-import { bearer, rpcError, signInPair, unique } from "../support/rpc-calls.js";
+import { bearer, joinByInvitation, rpcError, signInPair, unique } from "../support/rpc-calls.js";
 import type { RpcTarget } from "../support/target.js";
 import { ADMIN } from "./auth-suite.js";
 
@@ -45,11 +45,7 @@ export function defineSessionsSuite(start: () => Promise<RpcTarget>): void {
   /** A new user who joined `organisationId` with `role` through an invitation from `by`. */
   async function join(by: Person, organisationId: string, role: MemberRole, tag: string): Promise<Person> {
     const person = await signUp(tag);
-    await orgs.inviteMember({ organisationId, email: person.email, role }, bearer(by.token));
-    const rows = await target.exec("SELECT body FROM outbox WHERE recipient = ? ORDER BY created_at DESC LIMIT 1", [person.email]);
-    const token = /lki_[A-Za-z0-9_-]{43}/.exec(String(rows[0]?.body ?? ""))?.[0];
-    if (!token) throw new Error(`no invitation mailed to ${person.email}`);
-    await orgs.acceptInvitation({ token }, bearer(person.token));
+    await joinByInvitation(target, orgs, { by, person, organisationId, role });
     return person;
   }
 
