@@ -429,5 +429,78 @@ export function defineLicenseSuite(start: () => Promise<RpcTarget>): void {
       const several = (await list({ orderBy: "agreement_name,-starts_at" })).licenses.map((l) => l.uuid);
       expect((await list({ orderBy: "agreement_name,-starts_at", offset: 5, limit: 3 })).licenses.map((l) => l.uuid)).toEqual(several.slice(5, 8));
     });
+
+    it("finds q in keys and names exactly, whatever its length and case, also after licences come and go", async () => {
+      const [seller, buyer] = await Promise.all([organisationWithOwner("grams-seller"), organisationWithOwner("grams-buyer")]);
+      // Key symbols in a name: "ab" may be in a key or in this name.
+      const agreements = [await publishedAgreement(seller.owner, seller.id, { name: unique("Cab Basic"), kind: "subscription" }), await publishedAgreement(seller.owner, seller.id, { name: unique("Vision"), kind: "trial" })];
+      const create = async (i: number) =>
+        (
+          await licenses.createLicense(
+            { providerOrganisationId: seller.id, organisationId: buyer.id, agreementUuid: agreements[i % 2]!.uuid, startsAt: timestampFromMs(Date.UTC(2030, 0, 1) + (i % 5) * DAY), maxDevices: 1 },
+            bearer(seller.owner.token),
+          )
+        ).license!;
+      const held: License[] = [];
+      for (let i = 0; i < 12; i++) held.push(await create(i));
+      const seen = (q: string, among: License[]) => among.filter((l) => l.licenseKey.toLowerCase().includes(q.toLowerCase()) || l.agreement!.name.toLowerCase().includes(q.toLowerCase()));
+      // Each fragment in one of the orders, in turn: a sort of the matches, and two walks of an index.
+      const orders = ["agreement_name,-starts_at", "-expires_at", "license_key"];
+      let checks = 0;
+      const check = async (q: string, among: License[]) => {
+        const expected = seen(q, among);
+        const orderBy = orders[checks++ % orders.length]!;
+        const listed = await licenses.listLicenses({ organisationId: seller.id, q, orderBy, limit: 1000 }, bearer(seller.owner.token));
+        expect(listed.licenses.map((l) => l.uuid), `${q} by ${orderBy}`).toEqual(sorted(expected, orderBy));
+        expect(listed.totalSize, `${q} by ${orderBy}`).toBe(expected.length);
+        return expected.length;
+      };
+      const key = held[0]!.licenseKey; // LK-AAAAA-BBBBB-CCCCC
+      const fragments = [
+        key.slice(4, 6),
+        key.slice(4, 6).toLowerCase(),
+        `${key[10]}${key[11]!.toLowerCase()}`,
+        key.slice(15, 18),
+        key.slice(9, 13).toLowerCase(),
+        key.slice(6, 11),
+        key.slice(2, 5),
+        "lk-",
+        key[3]!,
+        "ab",
+        "AB",
+        "cab b",
+        "ision",
+        key,
+        ...held.slice(1, 5).map((l) => l.licenseKey.slice(16, 18)),
+      ];
+      for (const q of fragments) await check(q, held);
+      expect(await check(key.slice(4, 6), held)).toBeGreaterThan(0);
+      expect(await check("lk-", held)).toBe(12);
+
+      // Pages through a key fragment's matches with page tokens.
+      const q = "lk-";
+      const pages: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await licenses.listLicenses({ organisationId: seller.id, q, orderBy: "agreement_name,-starts_at", pageSize: 5, pageToken }, bearer(seller.owner.token));
+        pages.push(...page.licenses.map((l) => l.uuid));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(pages).toEqual(sorted(held, "agreement_name,-starts_at"));
+      // The seller only provides: an offset into its unfiltered list is skipped on that side alone.
+      const skipped = await licenses.listLicenses({ organisationId: seller.id, orderBy: "-starts_at", offset: 5, limit: 4 }, bearer(seller.owner.token));
+      expect(skipped.licenses.map((l) => l.uuid)).toEqual(sorted(held, "-starts_at").slice(5, 9));
+      expect(skipped.totalSize).toBe(12);
+
+      // A new licence is found by its fragments at once, and still once revoked.
+      const added = await create(12);
+      const more = [...held, added];
+      for (const q of [added.licenseKey.slice(3, 5), added.licenseKey.slice(15, 18).toLowerCase(), added.licenseKey.slice(9, 15)]) expect(await check(q, more)).toBeGreaterThan(0);
+      await licenses.revokeLicense({ uuid: added.uuid }, bearer(seller.owner.token));
+      expect(await check(added.licenseKey.slice(9, 15), more)).toBeGreaterThan(0);
+      // Once the holder is gone, so are its licences: none of the fragments finds one.
+      await orgs.deleteOrganisation({ organisationId: buyer.id }, bearer(buyer.owner.token));
+      for (const q of [key.slice(4, 6), key.slice(15, 18), "ab", "lk-", added.licenseKey.slice(9, 15)]) await check(q, []);
+    });
   });
 }

@@ -1,17 +1,14 @@
 import { and, count, sql } from "drizzle-orm";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseFilter, type FilterExpression } from "../../src/domain/listing/filter.js";
 import { parseOrderBy, type OrderTerm } from "../../src/domain/listing/order-by.js";
 import { decodePageToken, encodePageToken, listQueryHash, type CursorValue } from "../../src/domain/listing/page-token.js";
-import type { Database } from "../../src/store/database.js";
 import { afterCursor, toOrderBy, toWhere, type ListingColumns } from "../../src/store/listing-sql.js";
-import { openLibsql } from "../../src/store/open-libsql.js";
 import { USER_FILTER_SCHEMA, USER_ORDER_FIELDS } from "../../src/domain/users/listing.js";
 import { USER_COLUMNS, chooseMemberReach, countListedUsers, listUserKeys, listUserKeysQuery, listUsers, listUsersQuery, type MemberReach } from "../../src/store/queries/users.js";
 import { memberships, organisations, users } from "../../src/store/schema/index.js";
+import { queryPlan } from "../support/query-plan.js";
+import { useMigratedFile } from "../support/migrated-file.js";
 
 // The ListUsers contract and its column map, as the service uses them.
 const schema = USER_FILTER_SCHEMA;
@@ -145,20 +142,13 @@ function generate(n: number): UserRow[] {
   });
 }
 
-let dir: string;
-let database: Database;
+const store = useMigratedFile("listing");
 const inserted = generate(300);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "latchkey-listing-"));
-  database = await openLibsql({ url: `file:${join(dir, "latchkey.db")}`, migrationsFolder: "src/store/migrations" });
-  for (let i = 0; i < inserted.length; i += 50) await database.db.insert(users).values(inserted.slice(i, i + 50));
+  for (let i = 0; i < inserted.length; i += 50) await store.database.db.insert(users).values(inserted.slice(i, i + 50));
 });
 
-afterAll(async () => {
-  database?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
 
 /** Walks every page the way ListUsers will: keyset, one row peeked to know whether there is more. */
 async function listAll(filterText: string, orderText: string, size: number): Promise<{ rows: UserRow[]; pages: number }> {
@@ -170,7 +160,7 @@ async function listAll(filterText: string, orderText: string, size: number): Pro
   let pages = 0;
   do {
     const after = token ? (await decodePageToken(token, key, queryHash)).after : undefined;
-    const batch = await database.db
+    const batch = await store.database.db
       .select()
       .from(users)
       .where(and(toWhere(filter, columns), after ? afterCursor(order, columns, after) : undefined))
@@ -250,10 +240,10 @@ describe("filtered, ordered, keyset-paged listing matches the same query in JS",
     const token = await encodePageToken({ queryHash, after: cursorOf(order, first.at(-1)!) }, key);
     // A row that sorts before the position must not shift the next page.
     const early = { ...inserted[0]!, id: "00000000-0000-4000-8000-00000000ffff", email: "early@acme.com", name: "Aaron" };
-    await database.db.insert(users).values(early);
+    await store.database.db.insert(users).values(early);
     try {
       const { after } = await decodePageToken(token, key, queryHash);
-      const next = await database.db
+      const next = await store.database.db
         .select()
         .from(users)
         .where(afterCursor(order, columns, after))
@@ -262,7 +252,7 @@ describe("filtered, ordered, keyset-paged listing matches the same query in JS",
         .all();
       expect(ids(next)).toEqual(ids(all.slice(100, 150)));
     } finally {
-      await database.db.delete(users).where(sql`${users.id} = ${early.id}`);
+      await store.database.db.delete(users).where(sql`${users.id} = ${early.id}`);
     }
   });
 });
@@ -272,7 +262,7 @@ it("treats a missing value as matching no comparison, so NOT and != keep it", as
   const nullableColumns: ListingColumns = { verified_at: users.emailVerifiedAt };
   const cut = BASE + 20 * DAY;
   const idsWhere = async (text: string) => {
-    const rows = await database.db.select({ id: users.id }).from(users).where(toWhere(parseFilter(text, nullable), nullableColumns)).all();
+    const rows = await store.database.db.select({ id: users.id }).from(users).where(toWhere(parseFilter(text, nullable), nullableColumns)).all();
     return rows.map((row) => row.id).sort();
   };
   const sorted = (rows: UserRow[]) => ids(rows).sort();
@@ -306,14 +296,14 @@ describe("values are data, never SQL", () => {
     const got = (await listAll(filterText, "name", 1000)).rows;
     expect(ids(got)).toEqual(ids(want));
     expect([...new Set(got.map((row) => row.name))].sort()).toEqual([...names].sort());
-    const total = await database.db.select({ n: count() }).from(users).get();
+    const total = await store.database.db.select({ n: count() }).from(users).get();
     expect(total?.n).toBe(inserted.length);
   });
 
   it("binds every value as a parameter", () => {
     const filter = parseFilter('name = "\' OR 1=1 --" OR email:"*%_\\\\*"', schema);
     const order = parseOrderBy("name", ORDER_FIELDS, "created_at");
-    const query = database.db
+    const query = store.database.db
       .select({ id: users.id })
       .from(users)
       .where(and(toWhere(filter, columns), afterCursor(order, columns, ["Robert'); --", "id'"])))
@@ -329,7 +319,7 @@ describe("ListUsers reads through indexes", () => {
   it("an organisation's listing starts from its memberships and reads users by key", async () => {
     for (const orderText of ["", "name,-created_at", "-updated_at"]) {
       const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
-      const query = listUsersQuery(database.db, { organisationId: "00000000-0000-4000-8000-0000000000aa", where: undefined }, order, { limit: 51, offset: 0, after: undefined }).toSQL();
+      const query = listUsersQuery(store.database.db, { organisationId: "00000000-0000-4000-8000-0000000000aa", filter: undefined }, order, { limit: 51, offset: 0, after: undefined }).toSQL();
       const steps = (await explain(query)).join("\n");
       expect(steps, orderText).toMatch(/SEARCH scope_membership USING COVERING INDEX sqlite_autoindex_memberships_1 \(organisation_id=\?\)/);
       expect(steps, orderText).toMatch(/SEARCH users USING INDEX sqlite_autoindex_users_1 \(id=\?\)/);
@@ -344,7 +334,7 @@ describe("ListUsers reads through indexes", () => {
     ] as const) {
       const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
       const after = cursorOf(order, inserted[0]!);
-      const query = listUsersQuery(database.db, { organisationId: undefined, where: undefined }, order, { limit: 51, offset: 0, after }).toSQL();
+      const query = listUsersQuery(store.database.db, { organisationId: undefined, filter: undefined }, order, { limit: 51, offset: 0, after }).toSQL();
       const steps = (await explain(query)).join("\n");
       expect(steps, orderText).toContain(`SEARCH users USING INDEX ${index}`);
       expect(steps, orderText).not.toContain("TEMP B-TREE");
@@ -358,20 +348,20 @@ describe("an organisation's members, reached from memberships or by walking user
   const members = inserted.filter((_, i) => i % 3 === 0);
 
   beforeAll(async () => {
-    await database.db.insert(organisations).values({ id: ORGANISATION, name: "Members", nameKey: "members", securityProfileId: DEFAULT_PROFILE, createdAt: BASE, updatedAt: BASE });
-    await database.db.insert(memberships).values(members.map((row) => ({ organisationId: ORGANISATION, userId: row.id, role: "member" as const, joinedAt: BASE })));
+    await store.database.db.insert(organisations).values({ id: ORGANISATION, name: "Members", nameKey: "members", securityProfileId: DEFAULT_PROFILE, createdAt: BASE, updatedAt: BASE });
+    await store.database.db.insert(memberships).values(members.map((row) => ({ organisationId: ORGANISATION, userId: row.id, role: "member" as const, joinedAt: BASE })));
   });
 
   async function pages(reach: MemberReach, filterText: string, orderText: string, size: number, idsOnly: boolean): Promise<string[]> {
     const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
-    const listing = { organisationId: ORGANISATION, where: toWhere(parseFilter(filterText, schema), columns), reach };
+    const listing = { organisationId: ORGANISATION, filter: parseFilter(filterText, schema), reach };
     const seen: string[] = [];
     let after: CursorValue[] | undefined;
     for (let guard = 0; guard < 1000; guard++) {
       const page = { limit: size + 1, offset: 0, after };
       const rows = idsOnly
-        ? (await listUserKeys(database.db, listing, order, page)).map((row) => ({ id: row.id, cursor: order.map((term) => row[term.field as keyof typeof row]!) }))
-        : (await listUsers(database.db, listing, order, page)).map(({ user }) => ({ id: user.id, cursor: cursorOf(order, user) }));
+        ? (await listUserKeys(store.database.db, listing, order, page)).map((row) => ({ id: row.id, cursor: order.map((term) => row[term.field as keyof typeof row]!) }))
+        : (await listUsers(store.database.db, listing, order, page)).map(({ user }) => ({ id: user.id, cursor: cursorOf(order, user) }));
       seen.push(...rows.slice(0, size).map((row) => row.id));
       if (rows.length <= size) break;
       after = rows[size - 1]!.cursor;
@@ -392,7 +382,7 @@ describe("an organisation's members, reached from memberships or by walking user
     for (const reach of ["memberships", "users"] as const) {
       expect(await pages(reach, filterText, orderText, size, false), reach).toEqual(want);
       expect(await pages(reach, filterText, orderText, size, true), `${reach}, ids only`).toEqual(want);
-      expect(await countListedUsers(database.db, { organisationId: ORGANISATION, where: toWhere(filter, columns), reach }), reach).toBe(want.length);
+      expect(await countListedUsers(store.database.db, { organisationId: ORGANISATION, filter, reach }), reach).toBe(want.length);
     }
   });
 
@@ -402,31 +392,26 @@ describe("an organisation's members, reached from memberships or by walking user
       ["name,-created_at", "users_name_idx"],
     ] as const) {
       const order = parseOrderBy(orderText, ORDER_FIELDS, "created_at");
-      const listing = { organisationId: ORGANISATION, where: undefined, reach: "users" as const };
+      const listing = { organisationId: ORGANISATION, filter: undefined, reach: "users" as const };
       const after = cursorOf(order, inserted[0]!);
-      const steps = (await explain(listUsersQuery(database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
+      const steps = (await explain(listUsersQuery(store.database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
       expect(steps, orderText).toMatch(new RegExp(`^SEARCH users USING INDEX ${index}`));
       expect(steps, orderText).toContain("SEARCH scope_membership USING COVERING INDEX sqlite_autoindex_memberships_1 (organisation_id=? AND user_id=?)");
       expect(steps, orderText).not.toContain("TEMP B-TREE");
       // Ids alone come from the index and the membership key, without a user row.
-      const keySteps = (await explain(listUserKeysQuery(database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
+      const keySteps = (await explain(listUserKeysQuery(store.database.db, listing, order, { limit: 51, offset: 0, after }).toSQL())).join("\n");
       expect(keySteps, orderText).toMatch(new RegExp(`^SEARCH users USING COVERING INDEX ${index}`));
       expect(keySteps, orderText).not.toContain("TEMP B-TREE");
     }
   });
 
   it("small organisations are read from their memberships, large ones by walking the users", async () => {
-    expect(await chooseMemberReach(database.db, ORGANISATION, 51)).toBe("users");
-    expect(await chooseMemberReach(database.db, ORGANISATION, 1001)).toBe("memberships");
-    expect(await chooseMemberReach(database.db, "00000000-0000-4000-8000-0000000000cc", 51)).toBe("memberships");
+    expect(await chooseMemberReach(store.database.db, ORGANISATION, 51)).toBe("users");
+    expect(await chooseMemberReach(store.database.db, ORGANISATION, 1001)).toBe("memberships");
+    expect(await chooseMemberReach(store.database.db, "00000000-0000-4000-8000-0000000000cc", 51)).toBe("memberships");
   });
 });
 
-/** EXPLAIN QUERY PLAN of a built query; its parameters (our own test values) are inlined as literals. */
-async function explain(query: { sql: string; params: unknown[] }): Promise<string[]> {
-  let i = 0;
-  const literal = (value: unknown) => (typeof value === "number" ? String(value) : `'${String(value).replace(/'/g, "''")}'`);
-  const text = query.sql.replace(/\?/g, () => literal(query.params[i++]));
-  const rows = await database.db.all<{ detail: string }>(sql.raw(`explain query plan ${text}`));
-  return rows.map((row) => row.detail);
+function explain(query: { sql: string; params: unknown[] }): Promise<string[]> {
+  return queryPlan(store.database.db, query);
 }

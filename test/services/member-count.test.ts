@@ -4,58 +4,29 @@
  * membership comes and goes, cascades included.
  */
 import { eq, sql } from "drizzle-orm";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Database } from "../../src/store/database.js";
-import { openLibsql } from "../../src/store/open-libsql.js";
+import { expect, it } from "vitest";
 import { countListedUsers } from "../../src/store/queries/users.js";
 import { memberships, organisations, users } from "../../src/store/schema/index.js";
+import { DEFAULT_PROFILE_ID } from "../../src/store/queries/security-profiles.js";
+import { userRow, useMigratedFile } from "../support/migrated-file.js";
 
-const PROFILE = "00000000-0000-4000-8000-000000000001";
 const T = Date.UTC(2026, 0, 1);
-let dir: string;
-let database: Database;
+const store = useMigratedFile("member-count");
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "latchkey-member-count-"));
-  database = await openLibsql({ url: `file:${join(dir, "latchkey.db")}`, migrationsFolder: "src/store/migrations" });
-});
-afterAll(async () => {
-  database?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-function user(id: string) {
-  return {
-    id,
-    email: `${id}@example.com`,
-    name: id,
-    locale: "en",
-    newsletter: false,
-    passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-    state: "active" as const,
-    superAdmin: false,
-    securityProfileId: PROFILE,
-    createdAt: T,
-    updatedAt: T,
-  };
-}
 
 async function counted(organisationId: string) {
-  const row = await database.db.select({ n: organisations.memberCount }).from(organisations).where(eq(organisations.id, organisationId)).get();
-  const [actual] = await database.db.select({ n: sql<number>`count(*)` }).from(memberships).where(eq(memberships.organisationId, organisationId));
+  const row = await store.database.db.select({ n: organisations.memberCount }).from(organisations).where(eq(organisations.id, organisationId)).get();
+  const [actual] = await store.database.db.select({ n: sql<number>`count(*)` }).from(memberships).where(eq(memberships.organisationId, organisationId));
   return { kept: row?.n, actual: actual?.n };
 }
 
 it("follows joins, removals, deleted users and deleted organisations", async () => {
-  const db = database.db;
+  const db = store.database.db;
   await db.insert(organisations).values([
-    { id: "org-a", name: "A", nameKey: "a", securityProfileId: PROFILE, createdAt: T, updatedAt: T },
-    { id: "org-b", name: "B", nameKey: "b", securityProfileId: PROFILE, createdAt: T, updatedAt: T },
+    { id: "org-a", name: "A", nameKey: "a", securityProfileId: DEFAULT_PROFILE_ID, createdAt: T, updatedAt: T },
+    { id: "org-b", name: "B", nameKey: "b", securityProfileId: DEFAULT_PROFILE_ID, createdAt: T, updatedAt: T },
   ]);
-  await db.insert(users).values(["u1", "u2", "u3"].map(user));
+  await db.insert(users).values(["u1", "u2", "u3"].map((id) => userRow(id)));
   await db.insert(memberships).values([
     { organisationId: "org-a", userId: "u1", role: "owner", joinedAt: T },
     { organisationId: "org-a", userId: "u2", role: "member", joinedAt: T },
@@ -63,7 +34,7 @@ it("follows joins, removals, deleted users and deleted organisations", async () 
     { organisationId: "org-b", userId: "u3", role: "owner", joinedAt: T },
   ]);
   expect(await counted("org-a")).toEqual({ kept: 3, actual: 3 });
-  expect(await countListedUsers(db, { organisationId: "org-a", where: undefined })).toBe(3);
+  expect(await countListedUsers(db, { organisationId: "org-a", filter: undefined })).toBe(3);
 
   await db.delete(memberships).where(eq(memberships.userId, "u2"));
   expect(await counted("org-a")).toEqual({ kept: 2, actual: 2 });
@@ -75,7 +46,7 @@ it("follows joins, removals, deleted users and deleted organisations", async () 
 
   // A failed batch changes nothing, count included.
   await expect(
-    database.batch([
+    store.database.batch([
       db.insert(memberships).values({ organisationId: "org-b", userId: "u1", role: "member", joinedAt: T }),
       db.insert(memberships).values({ organisationId: "org-a", userId: "u1", role: "member", joinedAt: T }),
     ]),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decideAgreementPublish, decideLicenseAccess, type LicenseCaller } from "../../src/domain/access/license-rules.js";
 import type { OrganisationRole } from "../../src/domain/access/roles.js";
-import { licenseOrder, mayMatchKey } from "../../src/domain/licensing/listing.js";
+import { keyGrams, licenseOrder, mayMatchKey } from "../../src/domain/licensing/listing.js";
 import {
   featureNames,
   isEntitling,
@@ -135,5 +135,17 @@ describe("ListLicenses order and text", () => {
     expect(mayMatchKey("lk-7q2")).toBe(true);
     expect(mayMatchKey("pro")).toBe(false);
     expect(mayMatchKey("50%")).toBe(false);
+  });
+
+  it("takes the two-symbol fragments of q that license_key_grams holds, upper-cased", () => {
+    expect(keyGrams("x7")).toEqual(["X7"]);
+    expect(keyGrams("ab-cd")).toEqual(["AB", "CD"]);
+    expect(keyGrams("7q2m7q")).toEqual(["7Q", "Q2", "2M", "M7"]);
+    // In every key, or fewer than two symbols side by side: nothing to look up by.
+    expect(keyGrams("lk-")).toEqual([]);
+    expect(keyGrams("a")).toEqual([]);
+    expect(keyGrams("a-b")).toEqual([]);
+    expect(keyGrams("pro")).toEqual(["PR"]);
+    expect(keyGrams("ß7x")).toEqual([]);
   });
 });

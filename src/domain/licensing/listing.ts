@@ -30,3 +30,24 @@ const KEY_CHARACTERS = new Set(`LK-${KEY_ALPHABET}`);
 export function mayMatchKey(q: string): boolean {
   return [...q.toUpperCase()].every((c) => KEY_CHARACTERS.has(c));
 }
+
+const KEY_SYMBOLS = new Set(KEY_ALPHABET);
+
+/**
+ * The fragments of two key symbols in `q`, upper-cased: license_key_grams
+ * has an entry for each such fragment of every key, so a key holding `q`
+ * is among the entries of each. "LK" and fragments with a dash are left
+ * out, being in every key. Empty when `q` has no such fragment (one
+ * symbol, "lk-") or is not ASCII (LIKE folds ASCII letters only); then
+ * keys are tested one by one.
+ */
+export function keyGrams(q: string): string[] {
+  if (!/^[\x20-\x7e]*$/.test(q)) return [];
+  const upper = q.toUpperCase();
+  const grams = new Set<string>();
+  for (let i = 0; i + 2 <= upper.length; i++) {
+    const gram = upper.slice(i, i + 2);
+    if (KEY_SYMBOLS.has(gram[0]!) && KEY_SYMBOLS.has(gram[1]!)) grams.add(gram);
+  }
+  return [...grams];
+}

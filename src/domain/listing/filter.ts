@@ -62,6 +62,18 @@ export type FilterExpression =
   /** `field:"a*b"`: the literal text between the wildcards, e.g. ["a", "b"]. */
   | { readonly kind: "match"; readonly field: string; readonly segments: readonly string[] };
 
+/** The fields a filter names, each once, in the order they first appear. */
+export function filterFields(filter: FilterExpression): string[] {
+  const fields = new Set<string>();
+  const visit = (node: FilterExpression): void => {
+    if (node.kind === "and" || node.kind === "or") node.operands.forEach(visit);
+    else if (node.kind === "not") visit(node.operand);
+    else fields.add(node.field);
+  };
+  visit(filter);
+  return [...fields];
+}
+
 /** Parses a filter; undefined for an empty (or blank) filter, which matches everything. */
 export function parseFilter(text: string, schema: FilterSchema): FilterExpression | undefined {
   if (text.length > FILTER_LIMITS.maxLength) {

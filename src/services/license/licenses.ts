@@ -4,13 +4,12 @@
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { invalidField, notFound, preconditionFailed } from "../../domain/errors.js";
-import { licenseOrder, mayMatchKey } from "../../domain/licensing/listing.js";
+import { keyGrams, licenseOrder, mayMatchKey } from "../../domain/licensing/listing.js";
 import { licenceFeatures, licenceTerms, newLicenseKey } from "../../domain/licensing/rules.js";
 import { decodePageToken, encodePageToken, listQueryHash, pageSize } from "../../domain/listing/page-token.js";
 import { insertAuditEvent, insertAuditEventIf } from "../../store/queries/audit-events.js";
 import {
   anyAgreementNameLike,
-  countLicenses,
   findAgreement,
   findCatalogueItems,
   findLicense,
@@ -21,7 +20,7 @@ import {
   licenseCursor,
   licenseIsSignable,
   licenseIsUnrevoked,
-  listLicenses,
+  listAndCountLicenses,
   namesIdentify,
   releaseAllSeats,
   revokeLicense,
@@ -141,7 +140,7 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
         q === undefined || !mayMatchKey(q) ? ("name" as const) : anyAgreementNameLike(db, q).then((named) => (named ? ("both" as const) : ("key" as const))),
         namesIdentify(db, { kind, agreementId }),
       ]);
-      const listing: LicenseListing = { organisationId, q, qIn, deviceId: req.device || undefined, kind, agreementId, byName };
+      const listing: LicenseListing = { organisationId, q, qIn, keyGrams: q === undefined || qIn === "name" ? [] : keyGrams(q), deviceId: req.device || undefined, kind, agreementId, byName };
       const queryHash = await listQueryHash({
         collection: "licenses",
         filter: undefined,
@@ -152,7 +151,7 @@ export function createLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"creat
       if (after && after.length !== order.length) throw invalidField("page_token", "is not a valid page token; start again without page_token");
 
       // One row more than the page tells whether another page follows.
-      const [rows, total] = await Promise.all([listLicenses(db, listing, order, { limit: limit + 1, offset: req.offset, after }), countLicenses(db, listing)]);
+      const { rows, total } = await listAndCountLicenses(db, listing, order, { limit: limit + 1, offset: req.offset, after });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       const nextPageToken = rows.length > limit && last ? await encodePageToken({ queryHash, after: licenseCursor(last, order) }, deps.pageTokenKey) : "";

@@ -12,8 +12,7 @@ import { parseFilter } from "../../domain/listing/filter.js";
 import { parseOrderBy, type OrderTerm } from "../../domain/listing/order-by.js";
 import { decodePageToken, encodePageToken, listQueryHash, pageSize, type CursorValue } from "../../domain/listing/page-token.js";
 import { DEFAULT_USER_ORDER, USER_FILTER_SCHEMA, USER_ORDER_FIELDS } from "../../domain/users/listing.js";
-import { toWhere } from "../../store/listing-sql.js";
-import { USER_COLUMNS, chooseMemberReach, countListedUsers, listUserKeys, listUsers, type UserKeyRow, type UserListing, type UserRow } from "../../store/queries/users.js";
+import { chooseMemberReach, countListedUsers, listUserKeys, listUsers, type UserKeyRow, type UserListing, type UserRow } from "../../store/queries/users.js";
 import { actorOf } from "../caller.js";
 import { kOrganisationScope } from "../context.js";
 import type { ServiceDeps } from "../deps.js";
@@ -77,12 +76,11 @@ export function createListingHandlers(deps: ServiceDeps): UserHandlers<"listUser
       const after = req.pageToken ? (await decodePageToken(req.pageToken, deps.pageTokenKey, queryHash)).after : undefined;
       if (after && after.length !== order.length) throw invalidField("page_token", "is not a valid page token; start again without page_token");
 
-      const where = toWhere(filter, USER_COLUMNS);
       // One row more than the page tells whether another page follows.
       const pageRows = { limit: limit + 1, offset: req.offset, after };
       const listing: UserListing = scope.organisationId
-        ? { organisationId: scope.organisationId, where, reach: await chooseMemberReach(db, scope.organisationId, pageRows.limit + pageRows.offset) }
-        : { organisationId: undefined, where };
+        ? { organisationId: scope.organisationId, filter, reach: await chooseMemberReach(db, scope.organisationId, pageRows.limit + pageRows.offset) }
+        : { organisationId: undefined, filter };
       const nextToken = async (more: boolean, cursor: () => CursorValue[]) => (more ? await encodePageToken({ queryHash, after: cursor() }, deps.pageTokenKey) : "");
 
       if (fields?.every((field) => field.name === "id")) {

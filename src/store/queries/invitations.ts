@@ -40,6 +40,9 @@ export function insertMembershipIfPending(db: Db, id: string, userId: string, no
             userId: sql<string>`${userId}`.as("user_id"),
             role: invitations.role,
             joinedAt: sql<number>`${now}`.as("joined_at"),
+            // The column defaults: the insert trigger copies the user's own (migration 0008).
+            userName: sql<string>`''`.as("user_name"),
+            userCreatedAt: sql<number>`0`.as("user_created_at"),
           })
           .from(invitations)
           .where(pending(id, now)),

@@ -5,14 +5,14 @@
  * with its agreements, organisations and catalogue items in a few small
  * queries (`licenceViews`).
  */
-import { and, asc, count, eq, exists, getTableColumns, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, exists, getTableColumns, gt, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { OPEN_ENDED } from "../../domain/licensing/rules.js";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import { violatesUnique, type Db } from "../database.js";
 import { afterCursor, likePattern, toOrderBy, type ListingColumns } from "../listing-sql.js";
-import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenses, licenseTallies, memberships, organisations } from "../schema/index.js";
+import { agreements, catalogueItems, deviceLicenses, licenseCatalogueItems, licenseKeyGrams, licenses, licenseTallies, memberships, organisations } from "../schema/index.js";
 
 export type AgreementRow = typeof agreements.$inferSelect;
 export type CatalogueItemRow = typeof catalogueItems.$inferSelect;
@@ -229,6 +229,12 @@ export interface LicenseListing {
   q: string | undefined;
   /** Where `q` can occur: a key can only hold key symbols, so a `q` with other characters only matches names. */
   qIn: "key" | "name" | "both";
+  /**
+   * The fragments of `q` that license_key_grams indexes (see `keyGrams`):
+   * when there are some, the keys holding `q` are looked up through them
+   * instead of testing every key.
+   */
+  keyGrams: readonly string[];
   deviceId: string | undefined;
   kind: string | undefined;
   agreementId: string | undefined;
@@ -280,6 +286,12 @@ function halves(db: Db, listing: LicenseListing): [SQL, SQL] {
   const rest = and(...filters(db, listing));
   return [and(held, rest)!, and(provided, rest)!];
 }
+
+/** The tally side of each of `sides`' halves, in the same order. */
+const SIDES = ["held", "provided"] as const;
+
+/** Names a filtered order by expiry reads one range each of, at most; more are walked past together. */
+const NAME_RANGES_MAX = 16;
 
 function sides(listing: LicenseListing): [SQL, SQL] {
   return [eq(licenses.organisationId, listing.organisationId), eq(licenses.providerOrganisationId, listing.organisationId)];
@@ -347,23 +359,52 @@ const ROW_FIELD: Record<string, keyof typeof ORDER_KEYS> = {
 /**
  * One page of the organisation's licences in `order`, after `after`,
  * skipping `offset`. Both halves are read in order up to offset + limit rows
- * each and merged here. Rows skipped by an offset are read as their order
- * keys only; the page's rows are then read by id.
+ * each and merged here. Rows skipped by an offset, and licences found
+ * through key fragments, are read as their order keys only; the page's
+ * rows are then read by id.
  */
 export async function listLicenses(
   db: Db,
   listing: LicenseListing,
   order: readonly OrderTerm[],
   page: { limit: number; offset: number; after: readonly CursorValue[] | undefined },
+  tally?: Tally,
 ): Promise<LicenseRow[]> {
-  if (page.offset === 0) return (await listInOrder(db, listing, order, page.limit, page.after, getTableColumns(licenses))) as LicenseRow[];
-  // Only the order's own columns, which its index holds: skipping reads no rows.
+  if (page.offset === 0 && !byKeyGrams(listing)) return (await listInOrder(db, listing, order, page.limit, page.after, getTableColumns(licenses))) as LicenseRow[];
+  // Only the order's own columns, which its index holds (the key index
+  // holds them all): skipping, and sorting licences found by key, read no rows.
   const orderKeys = Object.fromEntries(["id", ...order.map((term) => ROW_FIELD[term.field]!)].map((name) => [name, ORDER_KEYS[name as keyof typeof ORDER_KEYS]])) as typeof ORDER_KEYS;
-  const keys = await listInOrder(db, listing, order, page.offset + page.limit, page.after, orderKeys);
-  const ids = keys.slice(page.offset).map((row) => row.id);
+  const ids = (await skippedInSql(db, listing, order, page)) ?? (await listInOrder(db, listing, order, page.offset + page.limit, page.after, orderKeys, tally)).slice(page.offset).map((row) => row.id);
   if (ids.length === 0) return [];
   const rows = new Map((await db.select().from(licenses).where(inArray(licenses.id, ids))).map((row) => [row.id, row]));
   return ids.map((id) => rows.get(id)).filter((row) => row !== undefined);
+}
+
+/**
+ * The ids of an unfiltered page after an offset when the organisation has
+ * licences on one side only (it holds them, or provides them): that side's
+ * index range alone, skipped by SQLite instead of merged here. Undefined
+ * when both halves must be merged.
+ */
+async function skippedInSql(
+  db: Db,
+  listing: LicenseListing,
+  order: readonly OrderTerm[],
+  page: { limit: number; offset: number; after: readonly CursorValue[] | undefined },
+): Promise<string[] | undefined> {
+  if (page.offset === 0 || filters(db, listing).some((condition) => condition !== undefined)) return undefined;
+  const occupied = await occupiedSides(db, listing.organisationId);
+  if (occupied.size > 1) return undefined;
+  const side = sides(listing)[SIDES.findIndex((name) => occupied.has(name))];
+  if (side === undefined) return [];
+  const rows = await db
+    .select({ id: licenses.id })
+    .from(licenses)
+    .where(and(side, page.after ? afterCursor(order, LICENSE_COLUMNS, page.after) : undefined))
+    .orderBy(...toOrderBy(order, LICENSE_COLUMNS))
+    .limit(page.limit)
+    .offset(page.offset);
+  return rows.map((row) => row.id);
 }
 
 /** The first `wanted` rows of both halves in `order`, merged: whole rows or their order keys, as `columns` says. */
@@ -374,6 +415,7 @@ async function listInOrder(
   wanted: number,
   after: readonly CursorValue[] | undefined,
   columns: typeof ORDER_KEYS | ReturnType<typeof getTableColumns<typeof licenses>>,
+  tally?: Tally,
 ): Promise<OrderKeys[]> {
   const selected = columns as typeof ORDER_KEYS;
   const seek = after ? afterCursor(order, LICENSE_COLUMNS, after) : undefined;
@@ -386,9 +428,10 @@ async function listInOrder(
     return 0;
   };
   const rest = and(...filters(db, listing));
+  const occupied = byKeyGrams(listing) ? await occupiedSides(db, listing.organisationId) : undefined;
   const matchingIds = (side: SQL) => inArray(licenses.id, db.select({ id: licenses.id }).from(licenses).where(and(side, rest)));
   const [held, provided] = await Promise.all(
-    sides(listing).map(async (side) => {
+    sides(listing).map(async (side, i) => {
       const inOrder = (where: SQL | undefined, limit: number) =>
         db
           .select(selected)
@@ -398,7 +441,41 @@ async function listInOrder(
           .limit(limit);
       // A filter on agreement names is tested on the order index's entries
       // as it is walked: filter as the rows come.
-      if (rest === undefined || filtersOnNamesOnly(listing)) return inOrder(rest, wanted);
+      if (rest === undefined) return inOrder(rest, wanted);
+      if (filtersOnNamesOnly(listing)) {
+        // Licences without an end lead an order by expiry, all of one
+        // name: rather than walk past them, each matching name's licences
+        // are read in order from its own range and merged.
+        if (order.length === 2 && order[0]!.field === "expires_at") {
+          const names = await db
+            .selectDistinct({ name: licenseTallies.agreementName })
+            .from(licenseTallies)
+            .where(and(talliedWhere(listing), eq(licenseTallies.side, SIDES[i]!), gt(licenseTallies.count, 0)));
+          if (names.length <= NAME_RANGES_MAX) {
+            const ranges = await Promise.all(names.map(({ name }) => inOrder(and(eq(licenses.agreementName, name), rest), wanted)));
+            return ranges.flat().sort(compare).slice(0, wanted);
+          }
+        }
+        return inOrder(rest, wanted);
+      }
+      // Keys holding `q` are few (two symbols already narrow them to about
+      // one in seventy): read them through their fragments' entries, then
+      // sort what matches.
+      if (byKeyGrams(listing)) {
+        if (!occupied!.has(SIDES[i]!)) return [];
+        // Every match is visited for the sort anyway: from the first page
+        // on, they are counted in the same pass.
+        const counting = tally !== undefined && seek === undefined;
+        const found = await db
+          .select({ ...selected, matched: counting ? sql<number>`count(*) over ()` : sql<number>`0` })
+          .from(licenseKeyGrams)
+          .crossJoin(licenses)
+          .where(and(keyGramsHold(db, listing), side, seek, rest))
+          .orderBy(...orderBy)
+          .limit(wanted);
+        if (counting) tally.total = (tally.total ?? 0) + (found[0]?.matched ?? 0);
+        return found;
+      }
       // Orders of several fields need a sort whatever the index: the
       // matching ids first (from an index alone when the filter is on the
       // key), then only their rows are read and sorted.
@@ -432,6 +509,75 @@ async function listInOrder(
     else merged.push(provided![j++]!);
   }
   return merged;
+}
+
+/** What a listing counted while it listed, if it did. */
+interface Tally {
+  total?: number;
+}
+
+/**
+ * A page of the listing (see `listLicenses`) and the total number of
+ * matches (see `countLicenses`), counted while listing where that is the
+ * same work.
+ */
+export async function listAndCountLicenses(
+  db: Db,
+  listing: LicenseListing,
+  order: readonly OrderTerm[],
+  page: { limit: number; offset: number; after: readonly CursorValue[] | undefined },
+): Promise<{ rows: LicenseRow[]; total: number }> {
+  if (byKeyGrams(listing) && page.after === undefined) {
+    const tally: Tally = {};
+    const rows = await listLicenses(db, listing, order, page, tally);
+    return { rows, total: tally.total ?? 0 };
+  }
+  const [rows, total] = await Promise.all([listLicenses(db, listing, order, page), countLicenses(db, listing)]);
+  return { rows, total };
+}
+
+/**
+ * The sides ("held", "provided") on which the organisation has licences,
+ * from its tallies: a lookup through license_key_grams passes every
+ * organisation's keys with the fragment, so a side with none is skipped.
+ */
+async function occupiedSides(db: Db, organisationId: string): Promise<Set<string>> {
+  const rows = await db
+    .select({ side: licenseTallies.side })
+    .from(licenseTallies)
+    .where(and(eq(licenseTallies.organisationId, organisationId), gt(licenseTallies.count, 0)))
+    .groupBy(licenseTallies.side);
+  return new Set(rows.map((row) => row.side));
+}
+
+/** Whether `q` matches keys only and can be looked up through license_key_grams. */
+function byKeyGrams(listing: LicenseListing): boolean {
+  return listing.qIn === "key" && listing.keyGrams.length > 0;
+}
+
+/** Extra fragments checked per candidate key; the LIKE that follows is exact anyway. */
+const MORE_GRAMS = 2;
+
+/**
+ * Joins license_key_grams (first in the FROM, as the outer loop of a
+ * CROSS JOIN) to `licenses` by key: the keys with `q`'s first fragment that
+ * also hold its next few.
+ */
+function keyGramsHold(db: Db, listing: LicenseListing): SQL {
+  const [first, ...more] = listing.keyGrams;
+  const other = alias(licenseKeyGrams, "other_gram");
+  return and(
+    eq(licenseKeyGrams.gram, first!),
+    eq(licenses.licenseKey, licenseKeyGrams.licenseKey),
+    ...more.slice(0, MORE_GRAMS).map((gram) =>
+      exists(
+        db
+          .select({ one: sql`1` })
+          .from(other)
+          .where(and(eq(other.gram, gram), eq(other.licenseKey, licenses.licenseKey))),
+      ),
+    ),
+  )!;
 }
 
 /**
@@ -473,25 +619,61 @@ export async function namesIdentify(db: Db, filter: { kind: string | undefined; 
  * How many licences match the listing, across both halves. A listing whose
  * filters are all on the agreement (kind, agreement, a `q` that can only
  * match names) adds up the organisation's tallies (a few rows per
- * agreement); one on keys or devices counts its index ranges.
+ * agreement); a `q` with key fragments counts the keys those fragments
+ * find (plus, when it may match names too, the tallied name matches); any
+ * other counts its index ranges.
  */
 export async function countLicenses(db: Db, listing: LicenseListing): Promise<number> {
-  if (listing.deviceId === undefined && (listing.q === undefined || listing.qIn === "name")) {
-    const pattern = listing.q ? likePattern(["", listing.q, ""]) : undefined;
-    const row = await db
-      .select({ n: sql<number | null>`sum(${licenseTallies.count})` })
-      .from(licenseTallies)
-      .where(
-        and(
-          eq(licenseTallies.organisationId, listing.organisationId),
-          pattern ? sql`${licenseTallies.agreementName} like ${pattern} escape '\\'` : undefined,
-          listing.kind ? eq(licenseTallies.agreementKind, listing.kind) : undefined,
-          listing.agreementId ? eq(licenseTallies.agreementId, listing.agreementId) : undefined,
-        ),
-      )
-      .get();
-    return row?.n ?? 0;
+  if (listing.deviceId === undefined && (listing.q === undefined || listing.qIn === "name")) return countTallied(db, listing);
+  if (listing.deviceId === undefined && listing.keyGrams.length > 0 && listing.qIn !== "name") {
+    // Matches by name (tallied) plus matches by key whose name does not match.
+    const pattern = likePattern(["", listing.q!, ""]);
+    const occupied = await occupiedSides(db, listing.organisationId);
+    const [named, ...keyed] = await Promise.all([
+      listing.qIn === "both" ? countTallied(db, listing) : 0,
+      ...sides(listing).map((side, i) =>
+        !occupied.has(SIDES[i]!)
+          ? 0
+          : db
+              .select({ n: count() })
+              .from(licenseKeyGrams)
+              .crossJoin(licenses)
+              .where(
+                and(
+                  keyGramsHold(db, listing),
+                  side,
+                  sql`${licenses.licenseKey} like ${pattern} escape '\\'`,
+                  listing.qIn === "both" ? sql`${licenses.agreementName} not like ${pattern} escape '\\'` : undefined,
+                  ...filters(db, { ...listing, q: undefined }),
+                ),
+              )
+              .get()
+              .then((row) => row?.n ?? 0),
+      ),
+    ]);
+    return keyed.reduce((sum, n) => sum + n, named);
   }
   const counts = await Promise.all(halves(db, listing).map((where) => db.select({ n: count() }).from(licenses).where(where).get()));
   return counts.reduce((sum, row) => sum + (row?.n ?? 0), 0);
+}
+
+/** Adds up the organisation's tallies over the agreement filters and a `q` on names. */
+async function countTallied(db: Db, listing: LicenseListing): Promise<number> {
+  const row = await db
+    .select({ n: sql<number | null>`sum(${licenseTallies.count})` })
+    .from(licenseTallies)
+    .where(talliedWhere(listing))
+    .get();
+  return row?.n ?? 0;
+}
+
+/** The organisation's tallies of the agreements the listing's kind, agreement and `q` (on names) select. */
+function talliedWhere(listing: LicenseListing): SQL {
+  const pattern = listing.q ? likePattern(["", listing.q, ""]) : undefined;
+  return and(
+    eq(licenseTallies.organisationId, listing.organisationId),
+    pattern ? sql`${licenseTallies.agreementName} like ${pattern} escape '\\'` : undefined,
+    listing.kind ? eq(licenseTallies.agreementKind, listing.kind) : undefined,
+    listing.agreementId ? eq(licenseTallies.agreementId, listing.agreementId) : undefined,
+  )!;
 }

@@ -27,7 +27,10 @@ export async function findMembershipRole(db: Db, organisationId: string, userId:
   return row?.role;
 }
 
-export function insertMembership(db: Db, row: MembershipRow) {
+/** What a new membership is written with; triggers copy the member's user fields (migration 0008). */
+export type NewMembershipRow = Omit<MembershipRow, "userName" | "userCreatedAt">;
+
+export function insertMembership(db: Db, row: NewMembershipRow) {
   return db.insert(memberships).values(row);
 }
 

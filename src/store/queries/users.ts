@@ -1,9 +1,10 @@
 import { and, count, eq, exists, inArray, ne, notExists, sql, type SQL } from "drizzle-orm";
 import { alias, type SelectedFields, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { filterFields, type FilterExpression } from "../../domain/listing/filter.js";
 import type { OrderTerm } from "../../domain/listing/order-by.js";
 import type { CursorValue } from "../../domain/listing/page-token.js";
 import { violatesUnique, type Db } from "../database.js";
-import { afterCursor, toOrderBy, type ListingColumns } from "../listing-sql.js";
+import { afterCursor, toOrderBy, toWhere, type ListingColumns } from "../listing-sql.js";
 import { memberships, organisations, users, type MemberRoleValue, type UserStateValue } from "../schema/index.js";
 
 export type UserRow = typeof users.$inferSelect;
@@ -88,14 +89,24 @@ export type MemberReach = "memberships" | "users";
 export interface UserListing {
   /** Only members of this organisation; undefined lists every user. */
   organisationId: string | undefined;
-  /** The filter's condition (toWhere), if any. */
-  where: SQL | undefined;
+  /** The parsed filter, if any (over USER_FILTER_SCHEMA's fields). */
+  filter: FilterExpression | undefined;
   /** How to reach the organisation's members; default "memberships". */
   reach?: MemberReach;
 }
 
 const activeMembership = alias(memberships, "active_membership");
 const scopeMembership = alias(memberships, "scope_membership");
+
+/**
+ * The ListUsers fields a membership row carries copies of (kept by triggers,
+ * migration 0008), under their USER_COLUMNS names: a filter over these alone
+ * is answered from the organisation's memberships without reading users.
+ */
+const MEMBER_COLUMNS: ListingColumns = {
+  name: scopeMembership.userName,
+  created_at: scopeMembership.userCreatedAt,
+};
 
 /**
  * Which reach lists a page of `rowsWanted` rows (limit + offset + 1) of an
@@ -147,7 +158,7 @@ export function listUsersQuery(db: Db, listing: UserListing, order: readonly Ord
   const { query, scope } = listingQuery(db, { user: users, activeRole: activeMembership.role }, listing);
   return query
     .leftJoin(activeMembership, and(eq(activeMembership.organisationId, users.activeOrganisationId), eq(activeMembership.userId, users.id)))
-    .where(and(scope, listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
+    .where(and(scope, toWhere(listing.filter, USER_COLUMNS), page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
     .orderBy(...toOrderBy(order, USER_COLUMNS))
     .limit(page.limit)
     .offset(page.offset);
@@ -176,7 +187,7 @@ export function listUserKeysQuery(db: Db, listing: UserListing, order: readonly 
   }
   const { query, scope } = listingQuery(db, fields, listing);
   return query
-    .where(and(scope, listing.where, page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
+    .where(and(scope, toWhere(listing.filter, USER_COLUMNS), page.after ? afterCursor(order, USER_COLUMNS, page.after) : undefined))
     .orderBy(...toOrderBy(order, USER_COLUMNS))
     .limit(page.limit)
     .offset(page.offset);
@@ -187,17 +198,30 @@ export async function listUserKeys(db: Db, listing: UserListing, order: readonly
   return (await listUserKeysQuery(db, listing, order, page).all()) as unknown as UserKeyRow[];
 }
 
-/** How many users the listing matches, over all pages. */
-export async function countListedUsers(db: Db, listing: UserListing): Promise<number> {
-  if (listing.organisationId !== undefined && listing.where === undefined) {
+/** The statement countListedUsers runs (tests read its plan). */
+export function countListedUsersQuery(db: Db, listing: UserListing) {
+  if (listing.organisationId !== undefined && listing.filter === undefined) {
     // Every membership names an existing user (a foreign key, deleted with
     // the user), so the organisation's member count, kept by triggers on the
     // memberships, is the answer: one row instead of a walk over them all.
-    const row = await db.select({ n: organisations.memberCount }).from(organisations).where(eq(organisations.id, listing.organisationId)).get();
-    return row?.n ?? 0;
+    return db.select({ n: organisations.memberCount }).from(organisations).where(eq(organisations.id, listing.organisationId));
+  }
+  if (listing.organisationId !== undefined && listing.filter !== undefined && filterFields(listing.filter).every((field) => Object.hasOwn(MEMBER_COLUMNS, field))) {
+    // The memberships' copies of the filtered fields: one walk of the
+    // organisation's part of memberships_user_name_idx, where joining users
+    // would probe a membership key for every user the users index yields.
+    return db
+      .select({ n: count() })
+      .from(scopeMembership)
+      .where(and(eq(scopeMembership.organisationId, listing.organisationId), toWhere(listing.filter, MEMBER_COLUMNS)));
   }
   const { query, scope } = listingQuery(db, { n: count() }, listing);
-  const row = await query.where(and(scope, listing.where)).get();
+  return query.where(and(scope, toWhere(listing.filter, USER_COLUMNS)));
+}
+
+/** How many users the listing matches, over all pages. */
+export async function countListedUsers(db: Db, listing: UserListing): Promise<number> {
+  const row = await countListedUsersQuery(db, listing).get();
   return row?.n ?? 0;
 }
 

@@ -82,16 +82,24 @@ export const licenses = sqliteTable(
   // ListLicenses reads one organisation's licences (held or provided) in one
   // of four orders, always ending with `id`. The agreement name rides along
   // in each, so that a filter on it (kind, agreement, a name-only `q`) is
-  // tested on the index entries of the walk, not on their rows.
+  // tested on the index entries of the walk, not on their rows. The key
+  // indexes hold every order field, so that the licences found by key
+  // (through license_key_grams) are sorted from index entries alone. Licences
+  // without an end (stored as a far date) all lead an order by expiry, so
+  // that a walk filtered on names may pass thousands of them first: the
+  // (organisation, agreement_name, expires_at, id) indexes read each
+  // matching name's licences in expiry order instead.
   (t) => [
-    index("licenses_org_key_idx").on(t.organisationId, t.licenseKey, t.id, t.agreementName),
+    index("licenses_org_key_idx").on(t.organisationId, t.licenseKey, t.id, t.agreementName, t.startsAt, t.expiresAt),
     index("licenses_org_agreement_name_idx").on(t.organisationId, t.agreementName, t.id),
     index("licenses_org_starts_idx").on(t.organisationId, t.startsAt, t.id, t.agreementName),
     index("licenses_org_expires_idx").on(t.organisationId, t.expiresAt, t.id, t.agreementName),
-    index("licenses_provider_key_idx").on(t.providerOrganisationId, t.licenseKey, t.id, t.agreementName),
+    index("licenses_org_agreement_expires_idx").on(t.organisationId, t.agreementName, t.expiresAt, t.id),
+    index("licenses_provider_key_idx").on(t.providerOrganisationId, t.licenseKey, t.id, t.agreementName, t.startsAt, t.expiresAt),
     index("licenses_provider_agreement_name_idx").on(t.providerOrganisationId, t.agreementName, t.id),
     index("licenses_provider_starts_idx").on(t.providerOrganisationId, t.startsAt, t.id, t.agreementName),
     index("licenses_provider_expires_idx").on(t.providerOrganisationId, t.expiresAt, t.id, t.agreementName),
+    index("licenses_provider_agreement_expires_idx").on(t.providerOrganisationId, t.agreementName, t.expiresAt, t.id),
     index("licenses_agreement_idx").on(t.agreementId),
   ],
 );
@@ -117,6 +125,23 @@ export const licenseTallies = sqliteTable(
     count: integer().notNull(),
   },
   (t) => [primaryKey({ columns: [t.organisationId, t.side, t.agreementName, t.agreementKind, t.agreementId] })],
+);
+
+/**
+ * Every two-character fragment of each licence key that holds no dash,
+ * upper-cased: ListLicenses finds the licences whose key holds a `q` of two
+ * or more key symbols from the fragments' entries instead of testing every
+ * key, then confirms each with the same LIKE. Triggers on `licenses` keep it
+ * (migration 0009_license_key_grams); it has no rowid, so an entry is its
+ * key alone.
+ */
+export const licenseKeyGrams = sqliteTable(
+  "license_key_grams",
+  {
+    gram: text().notNull(),
+    licenseKey: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.gram, t.licenseKey] })],
 );
 
 export const licenseCatalogueItems = sqliteTable(

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { securityProfiles } from "./security-profiles.js";
 import { users } from "./users.js";
@@ -37,8 +38,24 @@ export const memberships = sqliteTable(
       .references(() => users.id, { onDelete: "cascade" }),
     role: text({ enum: memberRoles }).notNull(),
     joinedAt: integer().notNull(),
+    /**
+     * Copies of the member's users.name and users.created_at, written only by
+     * triggers (migration 0008) on every membership insert and user change:
+     * a filtered member count then reads one index instead of probing a
+     * membership for every user the filter's users index yields.
+     */
+    userName: text().notNull().default(""),
+    userCreatedAt: integer().notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.organisationId, t.userId] }), index("memberships_user_idx").on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.organisationId, t.userId] }),
+    index("memberships_user_idx").on(t.userId),
+    // NOCASE, the case folding of LIKE: a `name:"A*"` filter's LIKE then
+    // bounds the walk to one range of the index (SQLite's LIKE optimisation),
+    // where the filter's own BINARY ranges are two and would need the name
+    // to lead the index.
+    index("memberships_user_name_idx").on(t.organisationId, sql`${t.userName} collate nocase`, t.userCreatedAt),
+  ],
 );
 
 export const invitations = sqliteTable(
