@@ -33,7 +33,7 @@ import { createRegistration } from "./services/user/register.js";
 import type { Database } from "./store/database.js";
 import { findAvatar } from "./store/queries/avatars.js";
 import { createInterceptors } from "./transport/connect/interceptors.js";
-import { SERVICES, describeServices, registerServices } from "./transport/connect/routes.js";
+import { SERVICES, describeServices, registerServices, type ServiceFactories } from "./transport/connect/routes.js";
 import { createHttpApp } from "./transport/http/app.js";
 
 export interface AppDeps {
@@ -67,10 +67,10 @@ export interface App {
   /** Largest accepted request message, in bytes (readMaxBytes). */
   readonly maxMessageBytes: number;
   /**
-   * Computes the dummy password hash that makes unknown-user sign-ins cost
-   * what real ones cost, so the first such sign-in does not stand out. Node
-   * awaits it before listening; a Worker isolate, which starts on a request,
-   * runs it after its first answer rather than delaying that answer.
+   * Resolves every RPC's declared policy (a method without one fails here)
+   * and builds every service's handlers. Node awaits it before listening,
+   * so a broken declaration stops the start; a Worker isolate, which starts
+   * on a request, builds each service on its first call instead.
    */
   readonly warmUp: () => Promise<void>;
   /** Periodic clean-up; the runtime decides when (cron on Workers, a timer on Node). */
@@ -88,7 +88,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const random = deps.random ?? webCryptoRandom;
 
   const keyRing = createKeyRing({ database, keyEncryptionKey: deps.keyEncryptionKey, clock, random, logger });
-  await keyRing.ensure();
   const tokens = createTokenService({ database, keyRing, clock, random, logger, issuer: config.issuer, audience: config.audience });
   const passwordStrength = createPasswordStrengthCheck(deps.passwordDictionaries);
   const register = createRegistration({ database, hasher, passwordStrength, clock, random });
@@ -101,49 +100,78 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sms: config.smsWebhookUrl ? createSmsWebhookTransport(config.smsWebhookUrl) : undefined,
   });
   const signIn = createSignIn({ database, hasher, tokens, clock, random, config, outbox });
-  await bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword });
+  // The signing key and the bootstrap account are independent database work:
+  // both go out at once, and the rest is built while they are in flight (on
+  // a cold Worker isolate these are its first, slowest D1 round trips).
+  const prepared = Promise.all([
+    keyRing.ensure(),
+    bootstrapSuperAdmin({ database, register, logger, email: config.bootstrapAdminEmail, password: config.bootstrapAdminPassword }),
+  ]);
+  // Awaited below; this only keeps a failure from being reported as unhandled
+  // when building the rest throws first.
+  prepared.catch(() => undefined);
 
-  const pageTokenKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1");
-  const totpKey = await deriveKey(base64url(deps.keyEncryptionKey), "latchkey totp secrets v1");
+  const [pageTokenKey, totpKey] = await Promise.all([
+    deriveKey(base64url(deps.keyEncryptionKey), "latchkey page tokens v1"),
+    deriveKey(base64url(deps.keyEncryptionKey), "latchkey totp secrets v1"),
+  ]);
   const apiKeys = createApiKeys({ database, clock, random, pageTokenKey });
   const system = {
     version: deps.version ?? "unknown",
     runtime: deps.runtime === "worker" ? ("workerd" as const) : ("node" as const),
     startedAt: clock.now(),
-    services: describeServices(),
+    get services() {
+      return describeServices();
+    },
   };
   const authenticate = createAuthenticator({ database, tokens, clock });
   const shared: ServiceDeps = { config, database, clock, random, logger, hasher, passwordStrength, keyRing, tokens, authenticate, register, signIn, apiKeys, pageTokenKey, totpKey, outbox, system, externalLogin: undefined as never };
   const externalLogin = createExternalLogin(shared);
   shared.externalLogin = externalLogin;
-  const impls = {
-    auth: createAuthService(shared),
-    user: createUserService(shared),
-    organisation: createOrganisationService(shared),
-    admin: createAdminService(shared),
-    license: createLicenseService(shared),
+  const services: ServiceFactories = {
+    auth: once(() => createAuthService(shared)),
+    user: once(() => createUserService(shared)),
+    organisation: once(() => createOrganisationService(shared)),
+    admin: once(() => createAdminService(shared)),
+    license: once(() => createLicenseService(shared)),
   };
+  // Built on the first plain HTTP request: a Worker isolate woken by an RPC
+  // does not need it for its first answer.
+  const http = once(() => createHttpApp({
+    issuer: config.issuer,
+    keyRing,
+    ready: () => database.ping().then(() => true, () => false),
+    findAvatar: (userId) => findAvatar(database.db, userId),
+    externalCallback: shared.externalLogin.callback,
+    externalLoginTestPage: config.externalLoginTestPage,
+    trustedProxies: config.trustedProxies,
+  }));
+  const interceptors = createInterceptors({
+    logger,
+    random,
+    trustedProxies: config.trustedProxies,
+    authenticate,
+    database,
+  });
+  await prepared;
   return {
-    routes: (router) => registerServices(router, impls),
-    interceptors: createInterceptors({
-      logger,
-      random,
-      trustedProxies: config.trustedProxies,
-      authenticate,
-      database,
-    }),
+    routes: (router) => registerServices(router, services),
+    interceptors,
     services: SERVICES,
-    http: createHttpApp({
-      issuer: config.issuer,
-      keyRing,
-      ready: () => database.ping().then(() => true, () => false),
-      findAvatar: (userId) => findAvatar(database.db, userId),
-      externalCallback: shared.externalLogin.callback,
-      externalLoginTestPage: config.externalLoginTestPage,
-      trustedProxies: config.trustedProxies,
-    }),
+    get http() {
+      return http();
+    },
     maxMessageBytes: config.maxMessageBytes,
-    warmUp: signIn.warmUp,
+    warmUp: async () => {
+      describeServices();
+      for (const build of Object.values(services)) build();
+    },
     housekeeping: createHousekeeping({ database, clock, logger, outbox }),
   };
+}
+
+/** The value `build` makes on the first call, returned by every call. */
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
 }

@@ -34,8 +34,6 @@ interface Ready {
   readonly app: App;
   readonly connect: ConnectFetchHandler;
   readonly logger: Logger;
-  /** Set once the isolate's first request has started App.warmUp. */
-  warming: boolean;
 }
 
 // The isolate's memory (128 MB) is shared by every request it serves, and one
@@ -101,7 +99,7 @@ async function start(env: WorkerEnv): Promise<Ready> {
       readMaxBytes: app.maxMessageBytes,
     });
     logger.info("worker.started", { issuer: config.issuer, database: database.mode });
-    return { app, connect, logger, warming: false };
+    return { app, connect, logger };
   } catch (error) {
     logger.error("worker.start_failed", { error: describe(error) });
     throw error;
@@ -112,10 +110,6 @@ async function fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): P
   let current: Ready;
   try {
     current = await getReady(env);
-    if (!current.warming) {
-      current.warming = true;
-      ctx.waitUntil(current.app.warmUp().catch((error: unknown) => current.logger.warn("worker.warm_up_failed", { error: describe(error) })));
-    }
   } catch {
     // Already logged by start(); the caller learns nothing about the setup.
     return unavailable();

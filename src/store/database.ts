@@ -1,11 +1,13 @@
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import * as schema from "./schema/index.js";
-
-export type Schema = typeof schema;
-
-/** A drizzle database over libSQL or D1; both are async SQLite dialects. */
-export type Db = BaseSQLiteDatabase<"async", unknown, Schema>;
+/**
+ * A drizzle database over libSQL or D1; both are async SQLite dialects.
+ * Queries name their tables; drizzle's relational API (`db.query`) is not
+ * used, so no schema is handed to drizzle(): building its relational config
+ * for every table cost a cold Worker isolate milliseconds before its first
+ * answer.
+ */
+export type Db = BaseSQLiteDatabase<"async", unknown>;
 
 export type DatabaseMode = "file" | "memory" | "remote" | "replica" | "d1";
 
@@ -50,8 +52,6 @@ export interface Database {
   readonly replicaLagMs?: (() => number) | undefined;
   close(): void;
 }
-
-export { schema };
 
 /**
  * Memoises what `build` makes for each database handle: used for the queries

@@ -2,7 +2,6 @@ import type { D1Database } from "@cloudflare/workers-types/index.js";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Database } from "./database.js";
-import { schema } from "./database.js";
 
 /**
  * Wraps a Worker's D1 binding in the store handle. Migrations are not applied
@@ -13,7 +12,7 @@ import { schema } from "./database.js";
  * transaction, so the guarantees of `Database` hold without extra pragmas.
  */
 export function openD1(binding: D1Database): Database {
-  const db = drizzle(binding, { schema, casing: "snake_case" });
+  const db = drizzle(binding, { casing: "snake_case" });
   return {
     db,
     // D1 reads and writes reach the one primary of the database.

@@ -15,7 +15,7 @@ import {
 import Libsql from "libsql";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
-import type { Database, Schema } from "./database.js";
+import type { Database } from "./database.js";
 import { REMOTE_CONCURRENCY, createRoutingClient, databaseOverClient, libsqlModeOf, openRemote } from "./open-remote.js";
 
 export interface LibsqlOptions {
@@ -76,7 +76,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<Database> {
     database = await openReplica({ ...options, syncUrl: options.syncUrl! });
   }
   try {
-    if (options.migrationsFolder) await migrate(database.db as LibSQLDatabase<Schema>, { migrationsFolder: options.migrationsFolder });
+    if (options.migrationsFolder) await migrate(database.db as LibSQLDatabase, { migrationsFolder: options.migrationsFolder });
   } catch (error) {
     database.close();
     throw error;

@@ -12,7 +12,6 @@ import { sql } from "drizzle-orm";
 // which would pull a native module into the Worker bundle.
 import { drizzle } from "drizzle-orm/libsql/web";
 import type { Database, DatabaseMode } from "./database.js";
-import { schema } from "./database.js";
 
 /** How a libSQL URL (and an optional sync URL) is served. */
 export function libsqlModeOf(url: string, syncUrl?: string): Exclude<DatabaseMode, "d1"> {
@@ -50,8 +49,8 @@ export interface ClientDatabaseOptions {
  */
 export function databaseOverClient(primary: Client, options: ClientDatabaseOptions): Database {
   preferWriteBatches(primary);
-  const primaryDb = drizzle(primary, { schema, casing: "snake_case" });
-  const db = options.reads ? drizzle(options.reads, { schema, casing: "snake_case" }) : primaryDb;
+  const primaryDb = drizzle(primary, { casing: "snake_case" });
+  const db = options.reads ? drizzle(options.reads, { casing: "snake_case" }) : primaryDb;
   return {
     db,
     primary: primaryDb,

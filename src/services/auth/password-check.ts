@@ -26,8 +26,13 @@ export interface PasswordAttempt<A extends { id: string; passwordHash: string }>
   password: string;
   /** Reads the account, once its lockout is known to be open; undefined when there is none. */
   account(): Promise<A | undefined>;
-  /** The hash to verify against when there is no account, so that case does the same work. */
-  dummyHash?: () => Promise<string>;
+  /**
+   * Whether an attempt without an account still does a password's work:
+   * hashing the given password with the current parameters costs what
+   * verifying it against a stored hash costs, so an unknown address answers
+   * no sooner than a wrong password (and nothing has to be prepared for it).
+   */
+  sameWorkWithoutAccount?: boolean;
   /** More keys refused while blocked and counted with each failure (the client address at sign-in). */
   alsoCounted?: readonly { key: string; rule: ThrottleRule }[];
   /**
@@ -57,8 +62,9 @@ export function createPasswordCheck(deps: { database: Database; hasher: Password
     // A blocked key is refused before the account is read or any password work is done.
     const counted = await throttles.assertOpen([lockoutKey, ...also.map((a) => a.key)]);
     const account = await attempt.account();
-    const hash = account?.passwordHash ?? (await attempt.dummyHash?.());
-    const passwordOk = hash !== undefined && (await hasher.verify(hash, attempt.password));
+    let passwordOk = false;
+    if (account) passwordOk = await hasher.verify(account.passwordHash, attempt.password);
+    else if (attempt.sameWorkWithoutAccount) await hasher.hash(attempt.password);
     const failure = attempt.judge(account, passwordOk);
     if (failure || !account) {
       const rule = await accountLockoutRule(database.db, account?.id);

@@ -1,7 +1,7 @@
 /**
  * Password sign-in. Unknown users, wrong passwords and disabled accounts get
- * the same error after the same work: one argon2id verification (against a
- * dummy hash when there is no user), one audit row and one count against
+ * the same error after the same work: one argon2id verification (a hash of
+ * the given password when there is no user), one audit row and one count against
  * the account (keyed by the email, so unknown ones lock out alike) and the
  * client address. A blocked account or address is refused before any of it.
  */
@@ -10,7 +10,6 @@ import { normaliseEmail } from "../../domain/formats.js";
 import type { Clock, PasswordHasher, Random } from "../../domain/ports.js";
 import { normalisePassword } from "../../domain/passwords/strength.js";
 import { ADDRESS_RULES, throttleKeys } from "../../domain/throttle/rules.js";
-import { base64url } from "../../domain/tokens/secrets.js";
 import type { Database } from "../../store/database.js";
 import { insertAuditEvent } from "../../store/queries/audit-events.js";
 import { findMembershipRole } from "../../store/queries/memberships.js";
@@ -85,9 +84,6 @@ export interface SessionRequest {
 export function createSignIn(deps: SignInDeps) {
   const { database, hasher, tokens, clock, random } = deps;
   const db = database.db;
-  let dummyHash: Promise<string> | undefined;
-  /** A hash of a random password, made with the current parameters. */
-  const dummy = () => (dummyHash ??= hasher.hash(base64url(random.bytes(24))));
   const throttles = createThrottles({ database, clock });
   const checkPassword = createPasswordCheck(deps);
 
@@ -150,7 +146,7 @@ export function createSignIn(deps: SignInDeps) {
       email,
       password,
       account: () => findUserByEmail(db, email),
-      dummyHash: dummy,
+      sameWorkWithoutAccount: true,
       alsoCounted: [{ key: throttleKeys.address("sign_in", client.clientAddress), rule: ADDRESS_RULES.signInFailures }],
       judge: (user, passwordOk) =>
         user && passwordOk && user.state === "active"
@@ -182,8 +178,6 @@ export function createSignIn(deps: SignInDeps) {
   }
 
   return Object.assign(signIn, {
-    /** Computes the dummy hash ahead of the first unknown-user sign-in. */
-    warmUp: () => dummy().then(() => undefined),
     /** Opens the session of a sign-in that has passed its second factor too. */
     openUserSession,
   });

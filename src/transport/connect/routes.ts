@@ -18,11 +18,21 @@ export interface ServiceImpls {
   license: ServiceImpl<typeof LicenseService>;
 }
 
+/** Makes each service's handlers; called once, when the service is first needed. */
+export type ServiceFactories = { readonly [K in keyof ServiceImpls]: () => ServiceImpls[K] };
+
 export const SERVICES: readonly DescService[] = [AuthService, UserService, OrganisationService, AdminService, LicenseService];
 
-/** Every RPC of SERVICES with its path and declared policy, for ListServices. */
-export function describeServices(): ServiceDescription[] {
-  return SERVICES.map((service) => ({
+let described: readonly ServiceDescription[] | undefined;
+
+/**
+ * Every RPC of SERVICES with its path and declared policy, for ListServices.
+ * Reading the policies decodes every method's options, so it is done once,
+ * and only when asked for: by ListServices, or by App.warmUp, which makes a
+ * method without a policy fail before the Node server listens.
+ */
+export function describeServices(): readonly ServiceDescription[] {
+  described ??= SERVICES.map((service) => ({
     name: service.typeName,
     rpcs: service.methods.map((method) => {
       const policy = policyOf(method);
@@ -35,14 +45,28 @@ export function describeServices(): ServiceDescription[] {
       };
     }),
   }));
+  return described;
 }
 
-export function registerServices(router: ConnectRouter, impls: ServiceImpls): void {
-  // Resolving every policy up front makes a method without one fail at start-up.
-  for (const service of SERVICES) for (const method of service.methods) policyOf(method);
-  router.service(AuthService, impls.auth);
-  router.service(UserService, impls.user);
-  router.service(OrganisationService, impls.organisation);
-  router.service(AdminService, impls.admin);
-  router.service(LicenseService, impls.license);
+export function registerServices(router: ConnectRouter, services: ServiceFactories): void {
+  router.service(AuthService, onFirstCall(AuthService, services.auth));
+  router.service(UserService, onFirstCall(UserService, services.user));
+  router.service(OrganisationService, onFirstCall(OrganisationService, services.organisation));
+  router.service(AdminService, onFirstCall(AdminService, services.admin));
+  router.service(LicenseService, onFirstCall(LicenseService, services.license));
+}
+
+type Handler = (...args: unknown[]) => unknown;
+
+/**
+ * Stands in for a service's handlers and asks for them on the first call of
+ * any of its methods, so a cold Worker isolate builds only the services its
+ * requests reach.
+ */
+function onFirstCall<S extends DescService>(service: S, handlers: () => ServiceImpl<S>): ServiceImpl<S> {
+  const proxy: Record<string, Handler> = {};
+  for (const method of service.methods) {
+    proxy[method.localName] = (...args) => (handlers() as unknown as Record<string, Handler>)[method.localName]!(...args);
+  }
+  return proxy as unknown as ServiceImpl<S>;
 }
