@@ -1,7 +1,8 @@
 /**
  * A bounded in-process memory for values that are costly to make again
  * (signatures checked, certificates signed, joined rows): at most
- * `maxEntries` values, the least recently used forgotten first, and, when
+ * `maxEntries` values, the least recently used forgotten first (reads
+ * within the newest half count as recent already), and, when
  * `maxAgeMs` is given, none answered once that old. Whatever makes a value
  * stale besides its age belongs in its key (e.g. a row's last change), so a
  * changed source is simply a miss.
@@ -20,6 +21,8 @@ export interface BoundedCacheOptions {
 interface Entry<V> {
   value: V;
   at: number;
+  /** The tick at which the entry last moved to the recent end. */
+  order: number;
 }
 
 export class BoundedCache<K, V> {
@@ -29,6 +32,8 @@ export class BoundedCache<K, V> {
   readonly #maxEntries: number;
   readonly #maxAgeMs: number | undefined;
   readonly #clock: Clock | undefined;
+  /** Counts moves to the recent end (sets and refreshes). */
+  #tick = 0;
 
   constructor(options: BoundedCacheOptions) {
     const { maxEntries, maxAgeMs, clock } = options;
@@ -44,9 +49,18 @@ export class BoundedCache<K, V> {
   get(key: K): V | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
-    this.#entries.delete(key);
-    if (this.#maxAgeMs !== undefined && this.#clock!.now() - entry.at >= this.#maxAgeMs) return undefined;
-    this.#entries.set(key, entry);
+    if (this.#maxAgeMs !== undefined && this.#clock!.now() - entry.at >= this.#maxAgeMs) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    // An entry moved within the last half of the capacity's moves is among
+    // the recent half already, and cannot be the next forgotten: moving it
+    // again (a delete and an insert, on every read of a busy key) buys nothing.
+    if (this.#tick - entry.order >= this.#maxEntries >>> 1) {
+      this.#entries.delete(key);
+      entry.order = ++this.#tick;
+      this.#entries.set(key, entry);
+    }
     return entry.value;
   }
 
@@ -59,7 +73,7 @@ export class BoundedCache<K, V> {
     if (this.#maxEntries === 0) return;
     this.#entries.delete(key);
     if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as K);
-    this.#entries.set(key, { value, at: at ?? this.#clock?.now() ?? 0 });
+    this.#entries.set(key, { value, at: at ?? this.#clock?.now() ?? 0, order: ++this.#tick });
   }
 
   delete(key: K): void {

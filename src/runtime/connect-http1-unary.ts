@@ -14,17 +14,19 @@
  * holds both roads to the same answers byte for byte): the content
  * type, timeout and compression parsers, the size-limited body reader, the
  * method's serializers, the interceptor chain (invokeUnaryImplementation),
- * the error encoding and the trailer multiplexing. What it does not copy is
+ * the error encoding. What it does not copy is
  * the plumbing: the call's signal is one AbortController, aborted when the
  * client goes away, when its Connect-Timeout-Ms runs out or when the server
  * shuts down, as Connect's would be. The answer is written with one
- * writeHead and one end.
+ * writeHead and one end; a frozen answer (services/frozen-answer)
+ * is serialized once and its bytes reused while the handler hands it out.
  *
  * Everything else (HTTP/2, gRPC, gRPC-Web, streaming methods, GET, other
  * content types, unknown paths) goes to connect-node's adapter untouched.
  */
 import type { DescMessage } from "@bufbuild/protobuf";
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { getEventListeners } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   Code,
   ConnectError,
@@ -59,9 +61,9 @@ import {
   headerUnaryEncoding,
   parseContentType,
   parseTimeout,
-  trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import type { NodeRequestListener } from "./node-listener.js";
+import { PlainHeaders } from "./plain-headers.js";
 
 type Options = ReturnType<typeof validateUniversalHandlerOptions>;
 
@@ -137,7 +139,7 @@ const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 
 async function serve(route: UnaryRoute, opt: Options, inFlight: Set<AbortController>, req: IncomingMessage, res: ServerResponse, values: ContextValues) {
   const { spec, serialization } = route;
-  const requestHeader = webHeaders(req.headers);
+  const requestHeader = PlainHeaders.fromIncoming(req.headers);
   const binary = parseContentType(requestHeader.get(headerContentType))?.binary === true;
   const timeout = parseTimeout(requestHeader.get(headerTimeout), opt.maxTimeoutMs);
   const compression = compressionNegotiate(opt.acceptCompression, requestHeader.get(headerUnaryEncoding), requestHeader.get(headerUnaryAcceptEncoding), headerUnaryAcceptEncoding);
@@ -155,8 +157,8 @@ async function serve(route: UnaryRoute, opt: Options, inFlight: Set<AbortControl
   if (timeout.timeoutMs !== undefined) {
     deadline = setTimeout(() => call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
   }
-  const responseHeader = new Headers({ [headerContentType]: binary ? contentTypeUnaryProto : contentTypeUnaryJson });
-  const responseTrailer = new Headers();
+  const responseHeader = new PlainHeaders({ [headerContentType]: binary ? contentTypeUnaryProto : contentTypeUnaryJson });
+  const responseTrailer = new PlainHeaders();
   const context: HandlerContext = {
     method: spec.method,
     service: spec.method.parent,
@@ -180,7 +182,7 @@ async function serve(route: UnaryRoute, opt: Options, inFlight: Set<AbortControl
     if (compression.request) bytes = await compression.request.decompress(bytes, opt.readMaxBytes);
     const input = serialization.getI(binary).parse(bytes);
     const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
-    body = serialization.getO(binary).serialize(output);
+    body = serializeAnswer(output, binary, (message) => serialization.getO(binary).serialize(message));
   } catch (e) {
     call.abort(e);
     const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
@@ -191,18 +193,21 @@ async function serve(route: UnaryRoute, opt: Options, inFlight: Set<AbortControl
   } finally {
     clearTimeout(deadline);
     inFlight.delete(call);
-    // Like Connect's own handler, the call's signal ends with the call.
-    call.abort(CALL_ENDED);
+    // Like Connect's own handler, the call's signal ends with the call, for
+    // whoever listens to it (work the handler left running). Without
+    // listeners the abort would only build and dispatch an event to no one.
+    if (getEventListeners(call.signal, "abort").length > 0) call.abort(CALL_ENDED);
   }
   if (compression.response && body.byteLength >= opt.compressMinBytes) {
     body = await compression.response.compress(body);
     responseHeader.set(headerUnaryEncoding, compression.response.name);
   }
-  const header = trailerMux(responseHeader, responseTrailer);
-  header.set(headerUnaryContentLength, body.byteLength.toString(10));
+  // Unary Connect carries trailers as header fields prefixed "trailer-".
+  responseTrailer.forEach((value, key) => responseHeader.append(`trailer-${key}`, value));
+  responseHeader.set(headerUnaryContentLength, body.byteLength.toString(10));
   // The client went away while the answer was made: nothing to write to.
   if (res.destroyed) return;
-  res.writeHead(status, nodeHeaders(header));
+  res.writeHead(status, responseHeader.toOutgoing());
   res.end(body);
 }
 
@@ -247,23 +252,20 @@ function readBody(req: IncomingMessage, readMaxBytes: number, contentLength: str
   });
 }
 
-function webHeaders(incoming: IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const name in incoming) {
-    const value = incoming[name];
-    if (value === undefined) continue;
-    if (typeof value === "string") headers.append(name, value);
-    else for (const one of value) headers.append(name, one);
-  }
-  return headers;
-}
+const serializedAnswers = { binary: new WeakMap<object, Uint8Array>(), json: new WeakMap<object, Uint8Array>() };
 
-function nodeHeaders(headers: Headers): OutgoingHttpHeaders {
-  const out = Object.create(null) as OutgoingHttpHeaders;
-  headers.forEach((value, name) => {
-    const existing = out[name];
-    if (existing === undefined) out[name] = value;
-    else out[name] = Array.isArray(existing) ? [...existing, value] : [String(existing), value];
-  });
-  return out;
+/**
+ * The answer's bytes in the call's encoding: from memory when it is a
+ * frozen answer serialized before, else from `serialize` (and remembered
+ * when frozen, for as long as the answer itself is referenced).
+ */
+function serializeAnswer<M extends object>(message: M, binary: boolean, serialize: (message: M) => Uint8Array): Uint8Array {
+  if (!Object.isFrozen(message)) return serialize(message);
+  const memory = binary ? serializedAnswers.binary : serializedAnswers.json;
+  let bytes = memory.get(message);
+  if (!bytes) {
+    bytes = serialize(message);
+    memory.set(message, bytes);
+  }
+  return bytes;
 }

@@ -34,6 +34,21 @@ describe("BoundedCache", () => {
     expect(cache.size).toBe(2);
   });
 
+  it("moves a read entry to the recent end only once it has aged past half the capacity", () => {
+    const cache = new BoundedCache<string, number>({ maxEntries: 10 });
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, i);
+    // k9 is the newest: reading it leaves the order alone.
+    expect(cache.get("k9")).toBe(9);
+    for (let i = 10; i < 19; i++) cache.set(`k${i}`, i);
+    // Nine newer entries later k9 is the oldest; reading it now moves it.
+    expect(cache.get("k8")).toBeUndefined();
+    expect(cache.get("k9")).toBe(9);
+    cache.set("k19", 19);
+    expect(cache.get("k10")).toBeUndefined();
+    expect(cache.get("k9")).toBe(9);
+    expect(cache.size).toBe(10);
+  });
+
   it("re-setting a key makes it the most recently used without growing", () => {
     const cache = new BoundedCache<string, number>({ maxEntries: 2 });
     cache.set("a", 1);

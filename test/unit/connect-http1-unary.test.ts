@@ -10,11 +10,15 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/health/v1/health_pb.js";
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus, HealthListResponseSchema } from "../../gen/health/v1/health_pb.js";
 import { withHttp1UnaryPath } from "../../src/runtime/connect-http1-unary.js";
+import { frozenAnswer } from "../../src/services/frozen-answer.js";
 
 /** Services named in List answers: enough of them to pass the compression threshold. */
 const MANY = Array.from({ length: 200 }, (_, i) => `latchkey.test.v1.Service${i}`);
+
+/** One frozen answer handed out on every List call: the fast path serializes it once. */
+const LISTED = frozenAnswer(create(HealthListResponseSchema, { statuses: Object.fromEntries(MANY.map((name) => [name, { status: ServingStatus.SERVING }])) }));
 
 /** Resolved with the reason once a Check for "wait" sees its signal aborted. */
 let waiting: { started: () => void; aborted: (reason: unknown) => void } | undefined;
@@ -43,7 +47,7 @@ function routes(router: ConnectRouter) {
       yield { status: ServingStatus.SERVING };
     },
     async list() {
-      return { statuses: Object.fromEntries(MANY.map((name) => [name, { status: ServingStatus.SERVING }])) };
+      return LISTED;
     },
   });
 }
@@ -164,6 +168,16 @@ describe("the HTTP/1.1 unary path answers as connect-node does", () => {
     expect(answer.headers["content-encoding"]).toBe("gzip");
     expect(Object.keys(JSON.parse(gunzipSync(answer.body).toString()).statuses)).toHaveLength(MANY.length);
     expect((await same(CHECK, { ...json, "content-encoding": "zstd" }, "{}")).status).not.toBe(200);
+  });
+
+  it("a frozen answer handed out again: the same bytes each time, in JSON and binary, plain and gzip", async () => {
+    expect(Object.isFrozen(LISTED.statuses[MANY[0]!])).toBe(true);
+    for (const headers of [json, { "content-type": "application/proto" }, { ...json, "accept-encoding": "gzip" }]) {
+      const body = headers["content-type"] === "application/proto" ? Buffer.alloc(0) : "{}";
+      const first = await same(LIST, headers, body);
+      const again = await same(LIST, headers, body);
+      expect(again.body.equals(first.body)).toBe(true);
+    }
   });
 
   it("a malformed timeout header, and a timeout that aborts the call's signal", async () => {

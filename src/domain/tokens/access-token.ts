@@ -5,6 +5,7 @@
  * service's token, a refresh or challenge token used as an access token)
  * gets through.
  */
+import { BoundedCache } from "../bounded-cache.js";
 import { SignJWT, decodeProtectedHeader, jwtVerify, type CryptoKey, type JWK, type JWTPayload, importJWK } from "jose";
 
 export const SIGNING_ALGORITHM = "EdDSA";
@@ -125,17 +126,31 @@ export async function verifyAccessTokenTimes(
 }
 
 /**
+ * The `typ` of header segments seen before. Tokens signed here share a
+ * handful of headers (one per key and token type), so every call but the
+ * first of each skips decoding; headers made up by others only take turns
+ * in a small bounded map.
+ */
+const peekedTypes = new BoundedCache<string, string>({ maxEntries: 64 });
+
+/**
  * The unverified `typ` header of a JWT, or "" when it has none or is no JWT:
  * only to pick which verification to run, never to trust.
  */
 export function peekTokenType(token: string): string {
   if (token.length > 4096) return "";
+  const header = token.slice(0, token.indexOf("."));
+  const known = peekedTypes.get(header);
+  if (known !== undefined) return known;
+  let type = "";
   try {
     const { typ } = decodeProtectedHeader(token);
-    return typeof typ === "string" ? typ : "";
+    type = typeof typ === "string" ? typ : "";
   } catch {
     return "";
   }
+  peekedTypes.set(header, type);
+  return type;
 }
 
 export async function importPublicKey(jwk: JWK): Promise<CryptoKey> {

@@ -3,12 +3,15 @@
  * finds the licences its seats hold that entitle now; when one grants the
  * feature, the answer carries a certificate naming every entitled feature.
  */
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { CheckLicenseResponseSchema, type CheckLicenseResponse } from "../../../gen/latchkey/license/v1/license_service_pb.js";
 import { BoundedCache } from "../../domain/bounded-cache.js";
 import { certificateTimes, signLicenseCertificate } from "../../domain/licensing/certificate.js";
-import { findEntitlingLicenses } from "../../store/queries/devices.js";
-import { licenceViews, type LicenseRow, type LicenseView } from "../../store/queries/licensing.js";
+import { findEntitlingLicenses, type EntitlingLicense } from "../../store/queries/devices.js";
+import { licenceViewsByIds, type LicenseView } from "../../store/queries/licensing.js";
 import { deviceOf } from "../caller.js";
+import { frozenAnswer } from "../frozen-answer.js";
 import type { ServiceDeps } from "../deps.js";
 import type { LicenseHandlers } from "./index.js";
 import { toProtoLicense } from "./to-proto.js";
@@ -36,27 +39,39 @@ interface Issued {
   graceUntil: number;
 }
 
+/** An answer given, with what it was made of: reused while both are the very same. */
+interface Answered {
+  answer: CheckLicenseResponse;
+  certificate: Issued;
+  shown: readonly LicenseView[];
+}
+
 export function createCheckLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"checkLicense"> {
   const { database, clock, keyRing, config } = deps;
   const issued = new BoundedCache<string, Issued>({ maxEntries: REMEMBERED, maxAgeMs: REUSE_MS, clock });
   const views = new BoundedCache<string, LicenseView>({ maxEntries: REMEMBERED, maxAgeMs: VIEW_REUSE_MS, clock });
+  // The certificate and the views come from the caches above, which answer
+  // the same objects while nothing changed: the same pair makes the same
+  // answer, handed out frozen so that its bytes are made once.
+  const answers = new BoundedCache<string, Answered>({ maxEntries: REMEMBERED, maxAgeMs: REUSE_MS, clock });
 
-  async function viewsOf(rows: readonly LicenseRow[], now: number): Promise<LicenseView[]> {
-    const keyOf = (row: LicenseRow) => `${row.id}@${row.updatedAt}`;
+  async function viewsOf(rows: readonly EntitlingLicense[], now: number): Promise<LicenseView[]> {
+    const keyOf = (row: EntitlingLicense) => `${row.id}@${row.updatedAt}`;
     const shown = rows.map((row) => views.get(keyOf(row)));
     const missing = rows.filter((_, i) => !shown[i]);
-    // licenceViews answers in the order it was asked.
-    const read = (await licenceViews(database.db, missing)).values();
-    return rows.map((row, i) => {
-      const hit = shown[i];
-      if (hit) return hit;
-      const view = read.next().value!;
-      views.set(keyOf(row), view, now);
-      return view;
+    if (missing.length === 0) return shown as LicenseView[];
+    // A view read now may be of a later change than the row's: the next
+    // check then sees that change and reads the view again.
+    const read = new Map((await licenceViewsByIds(database.db, missing.map((row) => row.id))).map((view) => [view.license.id, view]));
+    return rows.flatMap((row, i) => {
+      const view = shown[i] ?? read.get(row.id);
+      if (!view) return [];
+      if (!shown[i]) views.set(keyOf(row), view, now);
+      return [view];
     });
   }
 
-  async function certificateFor(deviceId: string, organisationId: string, entitling: readonly LicenseRow[], features: string[], now: number): Promise<Issued> {
+  async function certificateFor(deviceId: string, organisationId: string, entitling: readonly EntitlingLicense[], features: string[], now: number): Promise<Issued> {
     const key = await keyRing.signingKey();
     const cacheKey = `${key.kid}|${deviceId}|${organisationId}|${entitling.map((l) => `${l.id}@${l.updatedAt}`).join(",")}`;
     const hit = issued.get(cacheKey);
@@ -92,13 +107,20 @@ export function createCheckLicenseHandlers(deps: ServiceDeps): LicenseHandlers<"
       if (granting.length === 0) return { entitled: false };
       const features = [...new Set([...featuresOf.values()].flat())].sort();
       const [certificate, shown] = await Promise.all([certificateFor(device.deviceId, device.organisationId, entitling, features, now), viewsOf(granting, now)]);
-      return {
-        entitled: true,
-        licenses: shown.map(toProtoLicense),
-        certificate: certificate.certificate,
-        certificateExpiresAt: timestampFromMs(certificate.expiresAt),
-        graceUntil: timestampFromMs(certificate.graceUntil),
-      };
+      const answerKey = `${device.deviceId}|${device.organisationId}|${req.feature}`;
+      const previous = answers.get(answerKey);
+      if (previous && previous.certificate === certificate && previous.shown.length === shown.length && previous.shown.every((view, i) => view === shown[i])) return previous.answer;
+      const answer = frozenAnswer(
+        create(CheckLicenseResponseSchema, {
+          entitled: true,
+          licenses: shown.map(toProtoLicense),
+          certificate: certificate.certificate,
+          certificateExpiresAt: timestampFromMs(certificate.expiresAt),
+          graceUntil: timestampFromMs(certificate.graceUntil),
+        }),
+      );
+      answers.set(answerKey, { answer, certificate, shown }, now);
+      return answer;
     },
   };
 }

@@ -13,7 +13,6 @@ import { deviceLicenses, deviceRefreshTokens, deviceSessions, devices, licenses,
 
 export type DeviceRow = typeof devices.$inferSelect;
 export type DeviceSessionRow = typeof deviceSessions.$inferSelect;
-import type { LicenseRow } from "./licensing.js";
 
 export function insertDevice(db: Db, row: typeof devices.$inferInsert) {
   return db.insert(devices).values(row);
@@ -134,10 +133,11 @@ export async function seatExists(db: Db, deviceId: string, licenseId: string): P
   return row !== undefined;
 }
 
-// CheckLicense: the device's seats of licences that entitle now, one indexed join.
+// CheckLicense: the device's seats of licences that entitle now, one indexed
+// join reading only what the decision needs (views are read on a miss).
 const entitlingLicensesQuery = perDatabase((db) =>
   db
-    .select({ license: licenses })
+    .select({ id: licenses.id, updatedAt: licenses.updatedAt, features: licenses.features, expiresAt: licenses.expiresAt })
     .from(deviceLicenses)
     .innerJoin(licenses, eq(licenses.id, deviceLicenses.licenseId))
     .where(
@@ -154,10 +154,17 @@ const entitlingLicensesQuery = perDatabase((db) =>
     .prepare(),
 );
 
+/** A licence that entitles a device now: its id, last change, features (a JSON array) and end. */
+export interface EntitlingLicense {
+  id: string;
+  updatedAt: number;
+  features: string;
+  expiresAt: number | null;
+}
+
 /** Licences of the device's seats that are signed, unrevoked, started and unexpired at `now`. */
-export async function findEntitlingLicenses(db: Db, deviceId: string, organisationId: string, now: number): Promise<LicenseRow[]> {
-  const rows = await entitlingLicensesQuery(db).all({ deviceId, organisationId, now });
-  return rows.map((r) => r.license);
+export async function findEntitlingLicenses(db: Db, deviceId: string, organisationId: string, now: number): Promise<EntitlingLicense[]> {
+  return entitlingLicensesQuery(db).all({ deviceId, organisationId, now });
 }
 
 export function insertDeviceSession(db: Db, row: typeof deviceSessions.$inferInsert) {

@@ -165,9 +165,19 @@ export async function licenceViews(db: Db, rows: readonly LicenseRow[]): Promise
   }));
 }
 
+/** The views of these licences, in the order asked; a licence no longer there is left out. */
+export async function licenceViewsByIds(db: Db, ids: readonly string[]): Promise<LicenseView[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.select().from(licenses).where(inArray(licenses.id, [...ids]));
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return licenceViews(
+    db,
+    ids.flatMap((id) => byId.get(id) ?? []),
+  );
+}
+
 export async function findLicenseView(db: Db, id: string): Promise<LicenseView | undefined> {
-  const row = await findLicense(db, id);
-  return row ? (await licenceViews(db, [row]))[0] : undefined;
+  return (await licenceViewsByIds(db, [id]))[0];
 }
 
 /** Records the signature and answers the signed row; matches nothing if the licence is signed or revoked already. */
