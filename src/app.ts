@@ -67,10 +67,11 @@ export interface App {
   /** Largest accepted request message, in bytes (readMaxBytes). */
   readonly maxMessageBytes: number;
   /**
-   * Resolves every RPC's declared policy (a method without one fails here)
-   * and builds every service's handlers. Node awaits it before listening,
-   * so a broken declaration stops the start; a Worker isolate, which starts
-   * on a request, builds each service on its first call instead.
+   * Resolves every RPC's declared policy (a method without one fails here),
+   * builds every service's handlers and opens the private signing key (a
+   * wrong encryption key fails here). Node awaits it before listening, so a
+   * broken declaration or key stops the start; a Worker isolate, which
+   * starts on a request, does each of these on first need instead.
    */
   readonly warmUp: () => Promise<void>;
   /** Periodic clean-up; the runtime decides when (cron on Workers, a timer on Node). */
@@ -165,6 +166,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     warmUp: async () => {
       describeServices();
       for (const build of Object.values(services)) build();
+      await keyRing.checkSigningKey();
     },
     housekeeping: createHousekeeping({ database, clock, logger, outbox }),
   };

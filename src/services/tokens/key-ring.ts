@@ -22,14 +22,27 @@ import { insertSigningKey, listPublishedSigningKeys, retireSigningKeysExcept, ty
 
 export interface PublishedKey {
   kid: string;
-  publicKey: CryptoKey;
+  /** Imported on first use: a fresh Worker isolate verifies with one key at most. */
+  publicKey: () => Promise<CryptoKey>;
   jwk: JWK;
   retired: boolean;
+}
+
+interface SigningRow {
+  kid: string;
+  /** Decrypted and imported on first use: most calls only verify. */
+  privateKey: () => Promise<CryptoKey>;
 }
 
 export interface KeyRing {
   /** Makes sure a signing key exists; call once before serving. */
   ensure(): Promise<void>;
+  /**
+   * Opens the signing key's private half now, failing when it cannot be
+   * decrypted (a wrong LATCHKEY_ENCRYPTION_KEY), instead of at the first
+   * token signed.
+   */
+  checkSigningKey(): Promise<void>;
   /** The key that signs new tokens. */
   signingKey(): Promise<SigningKey>;
   /** The public key of a `kid`, or undefined when it is not published. */
@@ -64,18 +77,18 @@ const textDecoder = new TextDecoder();
 
 export function createKeyRing(deps: KeyRingDeps): KeyRing {
   const { database, keyEncryptionKey, clock, random, logger } = deps;
-  let loaded: { at: number; published: Map<string, PublishedKey>; signing: SigningKey | undefined } | undefined;
+  let loaded: { at: number; published: Map<string, PublishedKey>; signing: SigningRow | undefined } | undefined;
   let loading: Promise<void> | undefined;
   let lastMissReload = 0;
 
   async function load(): Promise<void> {
     const rows = await listPublishedSigningKeys(database.db, clock.now());
     const published = new Map<string, PublishedKey>();
-    let signing: SigningKey | undefined;
+    let signing: SigningRow | undefined;
     for (const row of rows) {
       const jwk = JSON.parse(row.publicJwk) as JWK;
-      published.set(row.kid, { kid: row.kid, jwk, publicKey: await importPublicKey(jwk), retired: row.retiredAt !== null });
-      if (!signing && row.retiredAt === null) signing = { kid: row.kid, privateKey: await openPrivateKey(row) };
+      published.set(row.kid, { kid: row.kid, jwk, publicKey: once(() => importPublicKey(jwk)), retired: row.retiredAt !== null });
+      if (!signing && row.retiredAt === null) signing = { kid: row.kid, privateKey: once(() => openPrivateKey(row)) };
     }
     loaded = { at: clock.now(), published, signing };
   }
@@ -125,19 +138,23 @@ export function createKeyRing(deps: KeyRingDeps): KeyRing {
         await reload();
       }
     },
+    async checkSigningKey() {
+      const state = await current();
+      await state.signing?.privateKey();
+    },
     async signingKey() {
       const state = await current();
       if (!state.signing) throw new Error("no signing key; ensure() was not called");
-      return state.signing;
+      return { kid: state.signing.kid, privateKey: await state.signing.privateKey() };
     },
     async publicKey(kid) {
       const state = await current();
       const hit = state.published.get(kid);
-      if (hit) return hit.publicKey;
+      if (hit) return hit.publicKey();
       if (clock.now() - lastMissReload < MISS_RELOAD_INTERVAL_MS) return undefined;
       lastMissReload = clock.now();
       await reload();
-      return loaded?.published.get(kid)?.publicKey;
+      return loaded?.published.get(kid)?.publicKey();
     },
     async jwks() {
       const state = await current();
@@ -155,5 +172,20 @@ export function createKeyRing(deps: KeyRingDeps): KeyRing {
       await reload();
       return { currentKid: kid, publishedKids: [...(loaded?.published.keys() ?? [])] };
     },
+  };
+}
+
+/**
+ * The promise `make` gives on the first call, given again to every later
+ * call; a failure is forgotten, so the next call tries again.
+ */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make().catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    });
+    return made;
   };
 }
