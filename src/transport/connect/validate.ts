@@ -26,11 +26,6 @@ function fieldsWithRules(schema: DescMessage): RuledField[] {
   return list;
 }
 
-/** Fields whose values must never be logged or echoed in errors. */
-export function isSecretField(field: DescField): boolean {
-  return hasOption(field, rulesExt) && getOption(field, rulesExt).secret;
-}
-
 export function validateMessage(schema: DescMessage, message: Message): FieldViolation[] {
   const violations: FieldViolation[] = [];
   walk(reflect(schema, message), "", violations);

@@ -117,7 +117,10 @@ export type FieldRules = Message<"latchkey.options.v1.FieldRules"> & {
   maxItems: number;
 
   /**
-   * The string holds a secret: it is redacted from every log and debug print.
+   * The string holds a secret (a password, token, code or key). Latchkey
+   * logs no request or response bodies and never echoes a field's value in
+   * an error, so such values appear only in the message meant to carry them;
+   * clients and services reading these messages should treat them alike.
    *
    * @generated from field: bool secret = 7;
    */
