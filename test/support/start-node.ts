@@ -2,7 +2,6 @@
  * Starts the real Node server, through the same main() as `npm start`, on a
  * free port with a fresh libSQL file in a temporary directory.
  */
-import { createClient } from "@libsql/client";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -47,7 +46,8 @@ export async function startNode(env: Record<string, string> = {}): Promise<RpcTa
     LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: BOOTSTRAP_ADMIN.password,
     ...env,
   });
-  const sql = createClient({ url: `file:${dbFile}` });
+  // Arranging and inspecting goes straight to the server's file, beside the server.
+  const direct = directSql(dbFile);
   const baseUrl = running.url;
   return {
     name: "node",
@@ -55,12 +55,9 @@ export async function startNode(env: Record<string, string> = {}): Promise<RpcTa
     dbFile,
     fetch: (input, init) => fetch(input, init),
     transports: nodeTransports(baseUrl),
-    async exec(statement, args = []) {
-      const result = await sql.execute({ sql: statement, args });
-      return result.rows.map((row) => ({ ...row }));
-    },
+    exec: direct.exec,
     async stop() {
-      sql.close();
+      direct.close();
       await running.stop();
       await rm(dir, { recursive: true, force: true });
     },
