@@ -10,6 +10,7 @@ import type { Hono } from "hono";
 import type { Config } from "./config.js";
 import type { MailTransport } from "./domain/delivery.js";
 import type { Logger } from "./domain/logger.js";
+import { once } from "./domain/once.js";
 import { createPasswordStrengthCheck, type LoadPasswordDictionaries } from "./domain/passwords/strength.js";
 import { systemClock, webCryptoRandom, type Clock, type PasswordHasher, type Random } from "./domain/ports.js";
 import { createAuthenticator } from "./services/access/authenticate.js";
@@ -170,10 +171,4 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
     housekeeping: createHousekeeping({ database, clock, logger, outbox }),
   };
-}
-
-/** The value `build` makes on the first call, returned by every call. */
-function once<T>(build: () => T): () => T {
-  let built: { value: T } | undefined;
-  return () => (built ??= { value: build() }).value;
 }

@@ -14,6 +14,7 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
 import type { Logger } from "../../domain/logger.js";
+import { once } from "../../domain/once.js";
 import type { Clock, Random } from "../../domain/ports.js";
 import { CLOCK_TOLERANCE_SECONDS, SIGNING_ALGORITHM, importPrivateKey, importPublicKey, type SigningKey } from "../../domain/tokens/access-token.js";
 import { base64url, fromBase64url, seal, unseal } from "../../domain/tokens/secrets.js";
@@ -30,7 +31,7 @@ export interface PublishedKey {
 
 interface SigningRow {
   kid: string;
-  /** Decrypted and imported on first use: most calls only verify. */
+  /** Decrypted and imported on first use: most calls only verify. A key it cannot open stays unopenable until the next load. */
   privateKey: () => Promise<CryptoKey>;
 }
 
@@ -172,20 +173,5 @@ export function createKeyRing(deps: KeyRingDeps): KeyRing {
       await reload();
       return { currentKid: kid, publishedKids: [...(loaded?.published.keys() ?? [])] };
     },
-  };
-}
-
-/**
- * The promise `make` gives on the first call, given again to every later
- * call; a failure is forgotten, so the next call tries again.
- */
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let made: Promise<T> | undefined;
-  return () => {
-    made ??= make().catch((error: unknown) => {
-      made = undefined;
-      throw error;
-    });
-    return made;
   };
 }
